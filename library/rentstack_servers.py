@@ -1,0 +1,574 @@
+#!/usr/bin/python
+"""Create or delete a set of servers in one operation, with zero leaks."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: rentstack_servers
+short_description: Create or delete a set of servers in one operation
+description:
+  - Declares a set of servers in a project, by a name prefix and a count or by
+    an explicit list of names, and makes it exist (C(state=present)) or go
+    away (C(state=absent)).
+  - Before creating anything it resolves the flavor, image, networks and key
+    pair, checks the project's quota headroom (instances, cores, RAM, ports,
+    floating IPs) and the free Placement capacity for the flavor; a request
+    that cannot fit fails with the numbers and creates nothing.
+  - Creation keeps at most I(concurrency) servers building at once, issues
+    requests without a blocking wait per server, follows every server with
+    one server listing per poll, and deletes and rebuilds servers that end in
+    ERROR up to I(max_attempts) times.
+  - Deletion removes every server of the set (ERROR ones included), waits
+    until they are gone, then deletes the floating IPs this module created
+    for them and any port left behind.
+  - Progress is written to I(progress_file) (the rentstack_servers action
+    plugin shows it live) and returned in C(progress).
+options:
+  cloud:
+    description: clouds.yaml entry to use.
+    type: str
+    default: rentstack
+  timeout:
+    description: Seconds the whole operation may take.
+    type: int
+    default: 1800
+  project:
+    description:
+      - Project that owns the set. The cloud's user must have a role in it.
+      - Default is the project of the I(cloud) entry.
+    type: str
+  prefix:
+    description: Name prefix; servers are named C(<prefix>-001) ... Use with I(count).
+    type: str
+  count:
+    description: Number of servers named from I(prefix).
+    type: int
+  names:
+    description: Explicit server names (instead of I(prefix)/I(count)).
+    type: list
+    elements: str
+  name_width:
+    description: Minimum digits of the number in generated names.
+    type: int
+    default: 3
+  state:
+    description: C(present) creates what is missing; C(absent) deletes the set.
+    type: str
+    choices: [present, absent]
+    default: present
+  flavor:
+    description: Flavor name or ID (required for C(present)).
+    type: str
+  image:
+    description: Image name or ID (required for C(present)).
+    type: str
+  networks:
+    description: Network names or IDs, one NIC each.
+    type: list
+    elements: str
+    default: []
+  key_name:
+    description: Key pair name.
+    type: str
+  security_groups:
+    description: Security group names.
+    type: list
+    elements: str
+    default: []
+  user_data:
+    description: User data (plain text; encoded by the module).
+    type: str
+  metadata:
+    description: Server metadata.
+    type: dict
+    default: {}
+  floating_ip:
+    description: Give each server a floating IP from I(floating_network).
+    type: bool
+    default: false
+  floating_network:
+    description: External network of the floating IPs.
+    type: str
+  availability_zone:
+    description: Availability zone (C(zone) or C(zone:host) for admins).
+    type: str
+  host:
+    description: Compute host to build on (admin; uses C(nova:<host>)).
+    type: str
+  concurrency:
+    description: Most servers building at once.
+    type: int
+    default: 20
+  api_workers:
+    description: Parallel API requests when issuing creates and deletes.
+    type: int
+    default: 8
+  max_attempts:
+    description: Builds per server before it is reported failed.
+    type: int
+    default: 3
+  poll_interval:
+    description: Seconds between server listings.
+    type: float
+    default: 3
+  check_capacity:
+    description: Check free Placement capacity before creating.
+    type: bool
+    default: true
+  progress_file:
+    description: File to append progress lines to (set by the action plugin).
+    type: path
+requirements: [openstacksdk >= 4.16]
+author: rentstack
+"""
+
+EXAMPLES = r"""
+- name: Create the report's 100 VMs in project vm100 in one operation
+  rentstack_servers:
+    project: vm100
+    prefix: vm
+    count: 100
+    flavor: 1cpu.1gbmem.0disk
+    image: rentstack-guest
+    networks: [selfservice]
+    floating_ip: true
+    floating_network: provider
+
+- name: Delete them, with their floating IPs and ports
+  rentstack_servers:
+    project: vm100
+    prefix: vm
+    count: 100
+    state: absent
+"""
+
+RETURN = r"""
+servers:
+  description: One record per server of the set.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name: {description: Server name., type: str}
+    id: {description: Server ID (last one built)., type: str}
+    status: {description: Final status (ACTIVE, ERROR, DELETED, ...)., type: str}
+    host: {description: Compute host., type: str}
+    fixed_ips: {description: Fixed addresses., type: list}
+    floating_ips: {description: Floating addresses., type: list}
+    attempts: {description: Builds made by this run., type: int}
+    fault: {description: Nova's fault message of the last failed build., type: str}
+summary:
+  description: requested, active, failed, created, deleted, elapsed_seconds.
+  returned: always
+  type: dict
+freed:
+  description: What a delete released (server, floating IP and port IDs).
+  returned: when state=absent
+  type: dict
+plan:
+  description: What the run would do (names to create, replace, delete).
+  returned: always
+  type: dict
+progress:
+  description: The progress lines of the run.
+  returned: always
+  type: list
+"""
+
+import base64  # noqa: E402
+import re  # noqa: E402
+import time  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+from typing import Any  # noqa: E402
+
+from ansible.module_utils.rentstack_bulk import (  # noqa: E402
+    SET_TAG_PREFIX,
+    Build,
+    addresses,
+    expand_names,
+    index_servers,
+    launch_slots,
+    next_action,
+    placement_fit,
+    plan_present,
+    quota_shortfalls,
+    summarize,
+)
+from ansible.module_utils.rentstack_openstack import RentstackModule  # noqa: E402
+
+
+class ServersModule(RentstackModule):
+    argument_spec = {
+        "timeout": {"type": "int", "default": 1800},
+        "project": {"type": "str"},
+        "prefix": {"type": "str"},
+        "count": {"type": "int"},
+        "names": {"type": "list", "elements": "str"},
+        "name_width": {"type": "int", "default": 3},
+        "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+        "flavor": {"type": "str"},
+        "image": {"type": "str"},
+        "networks": {"type": "list", "elements": "str", "default": []},
+        "key_name": {"type": "str", "no_log": False},
+        "security_groups": {"type": "list", "elements": "str", "default": []},
+        "user_data": {"type": "str"},
+        "metadata": {"type": "dict", "default": {}},
+        "floating_ip": {"type": "bool", "default": False},
+        "floating_network": {"type": "str"},
+        "availability_zone": {"type": "str"},
+        "host": {"type": "str"},
+        "concurrency": {"type": "int", "default": 20},
+        "api_workers": {"type": "int", "default": 8},
+        "max_attempts": {"type": "int", "default": 3},
+        "poll_interval": {"type": "float", "default": 3},
+        "check_capacity": {"type": "bool", "default": True},
+        "progress_file": {"type": "path"},
+    }
+    module_kwargs = {
+        "mutually_exclusive": [("names", "prefix")],
+        "required_together": [("prefix", "count")],
+        "required_one_of": [("names", "prefix")],
+        "required_if": [("floating_ip", True, ("floating_network",))],
+    }
+
+    # ------------------------------------------------------------ helpers
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = time.monotonic()
+        self.lines: list[str] = []
+        for opt in ("concurrency", "api_workers", "max_attempts"):
+            if self.params[opt] < 1:
+                self.fail(f"{opt} must be 1 or more, got {self.params[opt]}")
+        try:
+            self.names = expand_names(self.params["prefix"], self.params["count"], self.params["names"],
+                                      self.params["name_width"])
+        except ValueError as exc:
+            self.fail(str(exc))
+        self.set_tag = SET_TAG_PREFIX + (self.params["prefix"] or "names:" + ",".join(self.names)[:200])
+
+    def progress(self, msg: str) -> None:
+        line = f"[{time.monotonic() - self.started:6.1f}s] {msg}"
+        self.lines.append(line)
+        if self.params["progress_file"]:
+            with open(self.params["progress_file"], "a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+
+    @property
+    def project_conn(self) -> Any:
+        if not hasattr(self, "_pconn"):
+            project = self.params["project"]
+            if project:
+                found = self.conn.identity.find_project(project, ignore_missing=True)
+                if found is None:
+                    self.fail(f"project '{project}' not found; create it first (playbooks/tenants.yml)")
+                try:
+                    self._pconn = self.conn.connect_as_project(found.id)
+                    self._pconn.authorize()
+                except Exception as exc:  # noqa: BLE001 - keystoneauth raises several types
+                    self.fail(f"cannot act in project '{project}' as the user of cloud '{self.params['cloud']}': "
+                              f"{exc}. Give that user a role in the project (e.g. member).")
+            else:
+                self._pconn = self.conn
+        return self._pconn
+
+    def project_id(self) -> str:
+        return self.project_conn.current_project_id
+
+    def find_one(self, kind: str, finder: Any, value: str) -> Any:
+        try:
+            found = finder(value, ignore_missing=True)
+        except Exception as exc:  # noqa: BLE001 - DuplicateResource and friends
+            self.fail(f"{kind} '{value}' is ambiguous: {exc}. Use the ID.")
+        if found is None:
+            self.fail(f"{kind} '{value}' not found")
+        return found
+
+    def list_set(self) -> tuple[dict[str, dict], dict[str, list[str]]]:
+        """One listing of the project's servers; the set's servers by name."""
+        query: dict[str, Any] = {"details": True}
+        if self.params["prefix"]:
+            query["name"] = "^" + re.escape(self.params["prefix"]) + "-"
+        servers = [s.to_dict(computed=False) for s in self.project_conn.compute.servers(**query)]
+        return index_servers(servers, self.names)
+
+    # ------------------------------------------------------------ preflight
+    def resolve(self) -> dict[str, Any]:
+        c = self.project_conn
+        res: dict[str, Any] = {}
+        for opt in ("flavor", "image"):
+            if not self.params[opt]:
+                self.fail(f"{opt} is required with state=present")
+        res["flavor"] = self.find_one("flavor", c.compute.find_flavor, self.params["flavor"])
+        res["image"] = self.find_one("image", c.image.find_image, self.params["image"])
+        res["networks"] = [self.find_one("network", c.network.find_network, n) for n in self.params["networks"]]
+        if self.params["key_name"]:
+            self.find_one("key pair", c.compute.find_keypair, self.params["key_name"])
+        if self.params["floating_ip"]:
+            res["fip_network"] = self.find_one("floating network", c.network.find_network, self.params["floating_network"])
+        return res
+
+    def check_fit(self, res: dict[str, Any], n: int) -> None:
+        """Quota headroom and Placement capacity for n more servers; fail with the numbers."""
+        if n == 0:
+            return
+        flavor = res["flavor"]
+        pid = self.project_id()
+        cq = self.conn.compute.get_quota_set(pid, usage=True)
+        quotas = {}
+        for key, res_name in (("instances", "instances"), ("cores", "cores"), ("ram", "ram")):
+            usage = (cq.usage or {}).get(key, 0)
+            reservation = (cq.reservation or {}).get(key, 0)
+            quotas[res_name] = {"limit": getattr(cq, key), "in_use": usage, "reserved": reservation}
+        nq = self.conn.network.get_quota(pid, details=True)
+        for attr, res_name in (("ports", "ports"), ("floating_ips", "floating_ips")):
+            detail = getattr(nq, attr) or {}
+            quotas[res_name] = {"limit": detail.get("limit", -1), "in_use": detail.get("used", 0),
+                                "reserved": detail.get("reserved", 0)}
+        requested = {
+            "instances": n,
+            "cores": n * flavor.vcpus,
+            "ram": n * flavor.ram,
+            "ports": n * max(len(res["networks"]), 1),
+            "floating_ips": n if self.params["floating_ip"] else 0,
+        }
+        short = quota_shortfalls(requested, quotas)
+        if short:
+            detail = "; ".join(f"{s['resource']}: requested {s['requested']}, used {s['used']}, limit {s['limit']}, "
+                               f"free {s['free']}" for s in short)
+            self.fail(f"request of {n} servers does not fit the quota of project {self.params['project'] or pid}: "
+                      f"{detail}. Nothing was created; raise the quota or ask for fewer.", shortfalls=short)
+        if self.params["check_capacity"] and not self.params["host"]:
+            self.check_placement(flavor, n)
+
+    def check_placement(self, flavor: Any, n: int) -> None:
+        pl = self.conn.placement
+        providers = []
+        for rp in pl.resource_providers():
+            inv = {i.resource_class: i.to_dict(computed=False) for i in pl.resource_provider_inventories(rp)}
+            usage = pl.get(f"/resource_providers/{rp.id}/usages", microversion="1.9").json().get("usages", {})
+            providers.append({"name": rp.name, "inventories": inv, "usages": usage})
+        need = {"VCPU": flavor.vcpus, "MEMORY_MB": flavor.ram,
+                "DISK_GB": (flavor.disk or 0) + (flavor.ephemeral or 0) + (flavor.swap or 0) // 1024}
+        fit = placement_fit(need, providers)
+        if fit < n:
+            self.fail(f"request of {n} servers of flavor {flavor.name} does not fit the free capacity of the "
+                      f"compute hosts: {fit} fit ({len(providers)} resource providers). Nothing was created; add "
+                      "compute hosts, raise allocation ratios, or ask for fewer.", capacity_fit=fit)
+
+    # ------------------------------------------------------------ present
+    def create_request(self, name: str, res: dict[str, Any]) -> str:
+        p = self.params
+        attrs: dict[str, Any] = {
+            "name": name,
+            "flavor_id": res["flavor"].id,
+            "image_id": res["image"].id,
+            "networks": [{"uuid": n.id} for n in res["networks"]] or "auto",
+            "metadata": dict(p["metadata"], rentstack_set=self.set_tag),
+        }
+        if p["key_name"]:
+            attrs["key_name"] = p["key_name"]
+        if p["security_groups"]:
+            attrs["security_groups"] = [{"name": g} for g in p["security_groups"]]
+        if p["user_data"]:
+            attrs["user_data"] = base64.b64encode(p["user_data"].encode()).decode()
+        if p["host"]:
+            attrs["availability_zone"] = f"{p['availability_zone'] or 'nova'}:{p['host']}"
+        elif p["availability_zone"]:
+            attrs["availability_zone"] = p["availability_zone"]
+        return self.project_conn.compute.create_server(**attrs).id
+
+    def delete_ids(self, ids: list[str]) -> None:
+        if not ids:
+            return
+        with ThreadPoolExecutor(max_workers=self.params["api_workers"]) as pool:
+            list(pool.map(lambda i: self.project_conn.compute.delete_server(i, ignore_missing=True), ids))
+
+    def present(self) -> dict[str, Any]:
+        existing, dupes = self.list_set()
+        if dupes:
+            detail = "; ".join(f"{n}: {', '.join(ids)}" for n, ids in sorted(dupes.items()))
+            self.fail(f"several servers share a name of the set ({detail}); delete the extra ones by ID first")
+        plan = plan_present(self.names, existing)
+        todo = plan.create + plan.replace
+        result_plan = {"create": plan.create, "replace": plan.replace, "keep": plan.keep, "wait": plan.wait}
+        self.progress(f"set {self.set_tag}: {len(self.names)} servers, {len(plan.keep)} ready, "
+                      f"{len(plan.create)} to create, {len(plan.replace)} in ERROR to rebuild, {len(plan.wait)} building")
+        res = self.resolve()
+        self.check_fit(res, len(plan.create))
+        if self.ansible.check_mode:
+            records = [self.record(n, existing.get(n), Build(n)) for n in self.names]
+            return {"changed": bool(todo), "plan": result_plan, "servers": records,
+                    "summary": summarize(records, len(self.names), 0, 0, time.monotonic() - self.started)}
+
+        builds = {n: Build(n) for n in todo + plan.wait}
+        for n in plan.wait:
+            builds[n].server_id = existing[n]["id"]
+            builds[n].attempts = 0
+        self.delete_ids([existing[n]["id"] for n in plan.replace])
+        queue = list(todo)
+        in_flight: set[str] = set(plan.wait)
+        done: dict[str, dict] = {n: existing[n] for n in plan.keep}
+        failed: set[str] = set()
+        created = 0
+        rebuilt = len(plan.replace)  # servers deleted to be built again
+        deadline = self.started + self.params["timeout"]
+        pool = ThreadPoolExecutor(max_workers=self.params["api_workers"])
+        try:
+            while queue or in_flight:
+                n_new = launch_slots(self.params["concurrency"], len(in_flight), len(queue))
+                batch, queue = queue[:n_new], queue[n_new:]
+                if batch:
+                    futures = {name: pool.submit(self.create_request, name, res) for name in batch}
+                    for name, fut in futures.items():
+                        b = builds[name]
+                        b.attempts += 1
+                        try:
+                            b.server_id = fut.result()
+                            created += 1
+                            in_flight.add(name)
+                        except Exception as exc:  # noqa: BLE001 - report the API's answer per server
+                            b.fault = str(exc)
+                            if b.attempts < self.params["max_attempts"]:
+                                queue.append(name)
+                            else:
+                                failed.add(name)
+                if time.monotonic() > deadline:
+                    self.progress(f"timeout: {len(in_flight)} still building, {len(queue)} not started")
+                    break
+                time.sleep(self.params["poll_interval"])
+                current, _ = self.list_set()
+                retry_ids = []
+                for name in sorted(in_flight):
+                    b = builds[name]
+                    srv = current.get(name)
+                    status = srv.get("status") if srv and srv.get("id") == b.server_id else None
+                    action = next_action(b, status, self.params["max_attempts"])
+                    if action == "wait":
+                        continue
+                    in_flight.discard(name)
+                    if action == "active":
+                        done[name] = srv
+                        continue
+                    b.fault = ((srv or {}).get("fault") or {}).get("message") or b.fault or f"status {status}"
+                    if status is not None:
+                        retry_ids.append(b.server_id)
+                    if action == "retry":
+                        queue.append(name)
+                    else:
+                        failed.add(name)
+                self.delete_ids(retry_ids)
+                rebuilt += len(retry_ids)
+                self.progress(f"active {len(done)}/{len(self.names)}, building {len(in_flight)}, "
+                              f"queued {len(queue)}, failed {len(failed)}, retried {len(retry_ids)}")
+        finally:
+            pool.shutdown(wait=True)
+        if self.params["floating_ip"]:
+            self.attach_floating_ips(done, res)
+        final, _ = self.list_set()
+        records = [self.record(n, final.get(n), builds.get(n, Build(n))) for n in self.names]
+        summary = summarize(records, len(self.names), created, rebuilt, time.monotonic() - self.started)
+        self.progress(f"done: {summary['active']}/{len(self.names)} active, {summary['failed']} failed, "
+                      f"{created} create requests in {summary['elapsed_seconds']}s")
+        result = {"changed": created > 0 or bool(plan.replace), "plan": result_plan, "servers": records,
+                  "summary": summary}
+        if summary["failed"]:
+            bad = [f"{r['name']}: {r['fault'] or r['status']}" for r in records if r["status"] != "ACTIVE"][:10]
+            self.ansible.fail_json(msg=f"{summary['failed']} of {len(self.names)} servers are not ACTIVE: "
+                                       + "; ".join(bad), **result, progress=self.lines)
+        return result
+
+    def attach_floating_ips(self, done: dict[str, dict], res: dict[str, Any]) -> None:
+        """One floating IP per ACTIVE server of the set that has none."""
+        c = self.project_conn
+        pid = self.project_id()
+        need = {n: s for n, s in done.items() if not addresses(s)[1]}
+        if not need:
+            return
+        by_device = {}
+        for port in c.network.ports(project_id=pid):
+            if (port.device_owner or "").startswith("compute:"):
+                by_device.setdefault(port.device_id, port)
+        mine = {f.port_id for f in c.network.ips(project_id=pid) if f.port_id}
+
+        def attach(name: str) -> None:
+            port = by_device.get(need[name]["id"])
+            if port is None or port.id in mine:
+                return
+            c.network.create_ip(floating_network_id=res["fip_network"].id, port_id=port.id,
+                                description=f"{self.set_tag} server:{name}")
+
+        with ThreadPoolExecutor(max_workers=self.params["api_workers"]) as pool:
+            list(pool.map(attach, sorted(need)))
+        self.progress(f"floating IPs attached to {len(need)} servers")
+
+    @staticmethod
+    def record(name: str, srv: dict | None, build: Build) -> dict[str, Any]:
+        fixed, floating = addresses(srv or {})
+        return {
+            "name": name,
+            "id": (srv or {}).get("id") or build.server_id,
+            "status": (srv or {}).get("status") or ("ERROR" if build.fault else "MISSING"),
+            "host": (srv or {}).get("compute_host"),
+            "fixed_ips": fixed,
+            "floating_ips": floating,
+            "attempts": build.attempts,
+            "fault": ((srv or {}).get("fault") or {}).get("message") or build.fault,
+        }
+
+    # ------------------------------------------------------------ absent
+    def absent(self) -> dict[str, Any]:
+        existing, dupes = self.list_set()
+        ids = [s["id"] for s in existing.values()] + [i for lst in dupes.values() for i in lst]
+        c = self.project_conn
+        pid = self.project_id()
+        fips = [f for f in c.network.ips(project_id=pid) if (f.description or "").startswith(self.set_tag + " ")]
+        plan = {"delete": sorted(existing) + sorted(dupes), "floating_ips": [f.floating_ip_address for f in fips]}
+        self.progress(f"set {self.set_tag}: {len(ids)} servers and {len(fips)} floating IPs to delete")
+        if self.ansible.check_mode or (not ids and not fips):
+            return {"changed": bool(ids or fips), "plan": plan, "servers": [], "freed": {},
+                    "summary": summarize([], len(self.names), 0, 0, time.monotonic() - self.started)}
+        self.delete_ids(ids)
+        remaining = set(ids)
+        deadline = self.started + self.params["timeout"]
+        while remaining:
+            if time.monotonic() > deadline:
+                self.fail(f"timed out with {len(remaining)} servers still deleting: {sorted(remaining)}")
+            time.sleep(self.params["poll_interval"])
+            query: dict[str, Any] = {"details": True}
+            if self.params["prefix"]:
+                query["name"] = "^" + re.escape(self.params["prefix"]) + "-"
+            current = {s.id: s for s in c.compute.servers(**query)}
+            errored = [i for i in remaining if i in current and current[i].status == "ERROR"]
+            self.delete_ids(errored)  # a delete that failed leaves ERROR: ask again
+            remaining = {i for i in remaining if i in current}
+            self.progress(f"deleted {len(ids) - len(remaining)}/{len(ids)}, {len(remaining)} left")
+        freed_fips = []
+        for f in fips + [f for f in c.network.ips(project_id=pid)
+                         if (f.description or "").startswith(self.set_tag + " ") and f.id not in {x.id for x in fips}]:
+            c.network.delete_ip(f, ignore_missing=True)
+            freed_fips.append(f.floating_ip_address)
+        freed_ports = []
+        gone = set(ids)
+        for port in c.network.ports(project_id=pid):
+            if port.device_id in gone:
+                c.network.delete_port(port, ignore_missing=True)
+                freed_ports.append(port.id)
+        summary = summarize([], len(self.names), 0, len(ids), time.monotonic() - self.started)
+        self.progress(f"done: deleted {len(ids)} servers, {len(freed_fips)} floating IPs, {len(freed_ports)} ports")
+        return {"changed": True, "plan": plan, "servers": [{"name": n, "id": s["id"], "status": "DELETED"}
+                                                            for n, s in existing.items()],
+                "freed": {"servers": ids, "floating_ips": freed_fips, "ports": freed_ports}, "summary": summary}
+
+    def run(self) -> dict[str, Any]:
+        result = self.present() if self.params["state"] == "present" else self.absent()
+        result["progress"] = self.lines
+        return result
+
+
+def main() -> None:
+    ServersModule().main()
+
+
+if __name__ == "__main__":
+    main()

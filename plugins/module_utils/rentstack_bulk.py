@@ -1,0 +1,186 @@
+"""Planning logic of rentstack's bulk server operations.
+
+Pure functions over plain dicts (the shapes openstacksdk's `to_dict()` gives),
+so batching, retry decisions and quota arithmetic are unit tested on recorded
+API data without a cloud.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+# Nova statuses that end a build, and those that mean "still working on it".
+TERMINAL_OK = {"ACTIVE"}
+TERMINAL_BAD = {"ERROR"}
+SET_TAG_PREFIX = "rentstack-set:"
+
+
+def expand_names(prefix: str | None, count: int | None, names: list[str] | None, width: int = 3) -> list[str]:
+    """The names of the set: explicit `names`, or prefix-001 .. prefix-<count>."""
+    if names:
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"names lists {', '.join(dupes)} more than once; list each server once")
+        return list(names)
+    if not prefix:
+        raise ValueError("give either names, or prefix and count")
+    if count is None or count < 0:
+        raise ValueError(f"count must be 0 or more, got {count}")
+    width = max(width, len(str(count)))
+    return [f"{prefix}-{i:0{width}d}" for i in range(1, count + 1)]
+
+
+def index_servers(servers: Iterable[dict[str, Any]], names: list[str]) -> tuple[dict[str, dict], dict[str, list[str]]]:
+    """Servers of the set by name, and names held by more than one server."""
+    wanted = set(names)
+    by_name: dict[str, list[dict]] = {}
+    for srv in servers:
+        if srv.get("name") in wanted:
+            by_name.setdefault(srv["name"], []).append(srv)
+    dupes = {n: sorted(s["id"] for s in lst) for n, lst in by_name.items() if len(lst) > 1}
+    return {n: lst[0] for n, lst in by_name.items() if len(lst) == 1}, dupes
+
+
+@dataclass
+class PresentPlan:
+    keep: list[str] = field(default_factory=list)       # ACTIVE (or otherwise settled) already
+    create: list[str] = field(default_factory=list)     # missing
+    replace: list[str] = field(default_factory=list)    # in ERROR: delete and build again
+    wait: list[str] = field(default_factory=list)       # still BUILDing from an earlier run
+
+
+def plan_present(names: list[str], existing: dict[str, dict]) -> PresentPlan:
+    """What a `state: present` run must do for each name of the set."""
+    plan = PresentPlan()
+    for name in names:
+        srv = existing.get(name)
+        if srv is None:
+            plan.create.append(name)
+        elif srv.get("status") in TERMINAL_BAD:
+            plan.replace.append(name)
+        elif srv.get("status") == "BUILD":
+            plan.wait.append(name)
+        else:
+            plan.keep.append(name)
+    return plan
+
+
+def quota_shortfalls(requested: dict[str, int], quotas: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
+    """Resources whose request does not fit in the project's quota.
+
+    requested: {resource: amount}; quotas: {resource: {"limit": L, "in_use": U,
+    "reserved": R}} with L = -1 meaning unlimited. Each shortfall names the
+    resource with the numbers: requested, used, limit, free.
+    """
+    out = []
+    for resource, amount in requested.items():
+        if amount <= 0:
+            continue
+        q = quotas.get(resource)
+        if q is None:
+            continue
+        limit = int(q.get("limit", -1))
+        if limit < 0:
+            continue
+        used = int(q.get("in_use", 0)) + int(q.get("reserved", 0) or 0)
+        free = max(limit - used, 0)
+        if amount > free:
+            out.append({"resource": resource, "requested": amount, "used": used, "limit": limit, "free": free})
+    return out
+
+
+def provider_capacity(inventory: dict[str, Any], used: int) -> int:
+    """Free units of one resource class: (total - reserved) * ratio - used."""
+    total = int(inventory.get("total", 0))
+    reserved = int(inventory.get("reserved", 0))
+    ratio = float(inventory.get("allocation_ratio", 1.0))
+    return int(math.floor((total - reserved) * ratio)) - int(used)
+
+
+def placement_fit(flavor: dict[str, int], providers: list[dict[str, Any]]) -> int:
+    """How many servers of `flavor` fit in the free capacity of the providers.
+
+    flavor: {"VCPU": n, "MEMORY_MB": m, "DISK_GB": d}; providers: each
+    {"inventories": {rc: inventory}, "usages": {rc: used}}. A server must fit
+    on one provider; a provider without the class cannot host it.
+    """
+    fit = 0
+    for prov in providers:
+        per_host = None
+        for rc, amount in flavor.items():
+            if amount <= 0:
+                continue
+            inv = prov.get("inventories", {}).get(rc)
+            if inv is None:
+                per_host = 0
+                break
+            free = provider_capacity(inv, prov.get("usages", {}).get(rc, 0))
+            step = int(inv.get("step_size", 1)) or 1
+            need = max(amount, int(inv.get("min_unit", 1)))
+            if need > int(inv.get("max_unit", need)):
+                per_host = 0
+                break
+            n = max(free, 0) // (math.ceil(need / step) * step)
+            per_host = n if per_host is None else min(per_host, n)
+        fit += per_host or 0
+    return fit
+
+
+@dataclass
+class Build:
+    """One server of the set being built."""
+
+    name: str
+    attempts: int = 0
+    server_id: str | None = None
+    status: str = "PENDING"
+    fault: str | None = None
+    host: str | None = None
+
+
+def next_action(build: Build, status: str | None, max_attempts: int) -> str:
+    """Decide what to do with a build after a poll.
+
+    Returns one of: 'active', 'wait', 'retry' (delete it and build again),
+    'failed' (delete it, no attempts left), 'vanished' (gone while building:
+    build again if attempts are left, else failed).
+    """
+    if status in TERMINAL_OK:
+        return "active"
+    if status in TERMINAL_BAD:
+        return "retry" if build.attempts < max_attempts else "failed"
+    if status is None:
+        return "retry" if build.attempts < max_attempts else "failed"
+    return "wait"
+
+
+def launch_slots(concurrency: int, in_flight: int, queued: int) -> int:
+    """How many new create requests to issue now, keeping at most
+    `concurrency` servers in BUILD at once."""
+    return max(0, min(concurrency - in_flight, queued))
+
+
+def summarize(records: list[dict[str, Any]], requested: int, created: int, deleted: int, elapsed: float) -> dict[str, Any]:
+    """The summary returned by rentstack_servers."""
+    active = sum(1 for r in records if r.get("status") == "ACTIVE")
+    failed = sum(1 for r in records if r.get("status") not in ("ACTIVE", "DELETED"))
+    return {
+        "requested": requested,
+        "active": active,
+        "failed": failed,
+        "created": created,
+        "deleted": deleted,
+        "elapsed_seconds": round(elapsed, 1),
+    }
+
+
+def addresses(server: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Fixed and floating addresses of a server record, told apart."""
+    fixed, floating = [], []
+    for entries in (server.get("addresses") or {}).values():
+        for entry in entries:
+            kind = entry.get("OS-EXT-IPS:type")
+            (floating if kind == "floating" else fixed).append(entry.get("addr"))
+    return fixed, floating
