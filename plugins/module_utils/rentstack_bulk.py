@@ -184,3 +184,64 @@ def addresses(server: dict[str, Any]) -> tuple[list[str], list[str]]:
             kind = entry.get("OS-EXT-IPS:type")
             (floating if kind == "floating" else fixed).append(entry.get("addr"))
     return fixed, floating
+
+
+# ---------------------------------------------------------------- actions
+# For each bulk action: the statuses it may start from, the status it ends in,
+# and the statuses in which the action is already done (idempotence).
+ACTIONS: dict[str, dict[str, Any]] = {
+    "start": {"target": "ACTIVE", "done": {"ACTIVE"}, "from": {"SHUTOFF"}},
+    "stop": {"target": "SHUTOFF", "done": {"SHUTOFF"}, "from": {"ACTIVE", "ERROR"}},
+    "reboot_soft": {"target": "ACTIVE", "done": set(), "from": {"ACTIVE"}},
+    "reboot_hard": {"target": "ACTIVE", "done": set(), "from": {"ACTIVE", "SHUTOFF", "ERROR"}},
+    "pause": {"target": "PAUSED", "done": {"PAUSED"}, "from": {"ACTIVE"}},
+    "unpause": {"target": "ACTIVE", "done": {"ACTIVE"}, "from": {"PAUSED"}},
+    "suspend": {"target": "SUSPENDED", "done": {"SUSPENDED"}, "from": {"ACTIVE"}},
+    "resume": {"target": "ACTIVE", "done": {"ACTIVE"}, "from": {"SUSPENDED"}},
+    "rebuild": {"target": "ACTIVE", "done": set(), "from": {"ACTIVE", "SHUTOFF", "ERROR"}},
+    "resize": {"target": "VERIFY_RESIZE", "done": {"VERIFY_RESIZE"}, "from": {"ACTIVE", "SHUTOFF"}},
+    "confirm_resize": {"target": "ACTIVE", "done": {"ACTIVE", "SHUTOFF"}, "from": {"VERIFY_RESIZE"}},
+    "revert_resize": {"target": "ACTIVE", "done": {"ACTIVE", "SHUTOFF"}, "from": {"VERIFY_RESIZE"}},
+    "rescue": {"target": "RESCUE", "done": {"RESCUE"}, "from": {"ACTIVE", "SHUTOFF"}},
+    "unrescue": {"target": "ACTIVE", "done": {"ACTIVE"}, "from": {"RESCUE"}},
+    "lock": {"target": None, "done": set(), "from": None},
+    "unlock": {"target": None, "done": set(), "from": None},
+    "snapshot": {"target": None, "done": set(), "from": None},
+}
+
+
+def plan_action(action: str, servers: dict[str, dict[str, Any]], names: list[str],
+                flavor_id: str | None = None, flavor_name: str | None = None) -> dict[str, list[str]]:
+    """Sort the set for an action: act on, already done, cannot act (wrong
+    status, with the status), and missing.
+
+    resize counts as done when the server already has the target flavor (by
+    ID, or by name: since compute microversion 2.47 a server embeds its
+    flavor's name, not its ID).
+    lock/unlock are done when `locked` already matches.
+    """
+    spec = ACTIONS[action]
+    plan: dict[str, list[str]] = {"act": [], "done": [], "refused": [], "missing": []}
+    for name in names:
+        srv = servers.get(name)
+        if srv is None:
+            plan["missing"].append(name)
+            continue
+        status = srv.get("status")
+        if action in ("lock", "unlock"):
+            locked = bool(srv.get("is_locked", srv.get("locked")))
+            plan["done" if locked == (action == "lock") else "act"].append(name)
+            continue
+        flavor = srv.get("flavor") or {}
+        has_flavor = (flavor_id and flavor.get("id") == flavor_id) or (
+            flavor_name and flavor_name in (flavor.get("original_name"), flavor.get("name")))
+        if action == "resize" and has_flavor and status in ("ACTIVE", "SHUTOFF"):
+            plan["done"].append(name)
+            continue
+        if status in spec["done"]:
+            plan["done"].append(name)
+        elif spec["from"] is None or status in spec["from"]:
+            plan["act"].append(name)
+        else:
+            plan["refused"].append(f"{name} ({status})")
+    return plan

@@ -147,3 +147,35 @@ def test_summary_counts() -> None:
     records = [{"status": "ACTIVE"}, {"status": "ACTIVE"}, {"status": "ERROR"}]
     s = summarize(records, 3, created=4, deleted=1, elapsed=12.345)
     assert s == {"requested": 3, "active": 2, "failed": 1, "created": 4, "deleted": 1, "elapsed_seconds": 12.3}
+
+
+def test_plan_action_idempotent_and_refusals() -> None:
+    from rentstack_bulk import plan_action
+
+    servers = {
+        "vm-001": {"status": "ACTIVE"},
+        "vm-002": {"status": "SHUTOFF"},
+        "vm-003": {"status": "PAUSED"},
+    }
+    names = ["vm-001", "vm-002", "vm-003", "vm-004"]
+    assert plan_action("stop", servers, names) == {
+        "act": ["vm-001"], "done": ["vm-002"], "refused": ["vm-003 (PAUSED)"], "missing": ["vm-004"]}
+    assert plan_action("start", servers, names)["act"] == ["vm-002"]
+    # A hard reboot is never "already done": it acts on ACTIVE and SHUTOFF.
+    assert plan_action("reboot_hard", servers, names)["act"] == ["vm-001", "vm-002"]
+
+
+def test_plan_action_resize_done_when_flavor_matches() -> None:
+    from rentstack_bulk import plan_action
+
+    servers = {"a": {"status": "ACTIVE", "flavor": {"id": "f2"}}, "b": {"status": "ACTIVE", "flavor": {"id": "f1"}},
+               "c": {"status": "SHUTOFF", "flavor": {"original_name": "m1.big"}}}
+    assert plan_action("resize", servers, ["a", "b", "c"], flavor_id="f2", flavor_name="m1.big") == {
+        "act": ["b"], "done": ["a", "c"], "refused": [], "missing": []}
+
+
+def test_plan_action_lock_uses_locked_flag() -> None:
+    from rentstack_bulk import plan_action
+
+    servers = {"a": {"status": "ACTIVE", "is_locked": True}, "b": {"status": "ACTIVE", "is_locked": False}}
+    assert plan_action("lock", servers, ["a", "b"]) == {"act": ["b"], "done": ["a"], "refused": [], "missing": []}

@@ -1,0 +1,1 @@
+rentstack_servers.py
