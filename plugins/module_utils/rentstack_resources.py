@@ -1,0 +1,198 @@
+"""Resource accounting of a rentstack cloud (the report's Table 5-9).
+
+`collect()` makes list calls only (their number does not grow with the
+number of servers); `build_inventory()` is pure and turns that raw data into
+hosts, groups and variables, so the capacity arithmetic is unit tested on
+recorded API data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from typing import Any
+
+RESOURCE_CLASSES = {"VCPU": "vcpu", "MEMORY_MB": "memory_mb", "DISK_GB": "disk_gb"}
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+def capacity(inv: dict[str, Any] | None, used: int) -> dict[str, Any]:
+    """total, reserved, allocation ratio, capacity = (total - reserved) x ratio,
+    allocated and free of one resource class on one provider."""
+    if not inv:
+        return {"total": 0, "reserved": 0, "allocation_ratio": 1.0, "capacity": 0, "allocated": used, "free": -used}
+    total = int(inv.get("total", 0))
+    reserved = int(inv.get("reserved", 0))
+    ratio = float(inv.get("allocation_ratio", 1.0))
+    cap = int(math.floor((total - reserved) * ratio))
+    return {"total": total, "reserved": reserved, "allocation_ratio": ratio, "capacity": cap,
+            "allocated": int(used), "free": cap - int(used)}
+
+
+def flavor_disk_gb(flavor: dict[str, Any]) -> int:
+    """Ephemeral disk of one server (root + ephemeral + swap), in GB. Swap is in MB."""
+    return int(flavor.get("disk") or 0) + int(flavor.get("ephemeral") or 0) + math.ceil(int(flavor.get("swap") or 0) / 1024)
+
+
+def _quota(limit: Any, used: Any) -> dict[str, Any]:
+    limit = -1 if limit is None else int(limit)
+    used = int(used or 0)
+    return {"limit": limit, "used": used, "free": (limit - used) if limit >= 0 else None}
+
+
+def _age(created: str | None, now: dt.datetime) -> int | None:
+    if not created:
+        return None
+    stamp = dt.datetime.fromisoformat(created.replace("Z", "+00:00"))
+    return int((now - stamp).total_seconds())
+
+
+def build_inventory(raw: dict[str, Any], now: dt.datetime | None = None,
+                    ephemeral_limits: dict[str, int] | None = None,
+                    default_ephemeral_limit: int = -1) -> dict[str, Any]:
+    """Hosts, groups and group variables from the raw listings.
+
+    raw keys: servers, flavors, projects, users, images, services,
+    hypervisors, providers ({name, uuid, inventories, usages}), quotas
+    ({project_id: {compute: {...}, network: {...}, volume: {...} | None}}).
+    """
+    now = now or dt.datetime.now(dt.timezone.utc)
+    ephemeral_limits = ephemeral_limits or {}
+    projects = {p["id"]: p["name"] for p in raw["projects"]}
+    users = {u["id"]: u["name"] for u in raw.get("users", [])}
+    images = {i["id"]: i["name"] for i in raw.get("images", [])}
+    flavors_by_name = {f["name"]: f for f in raw["flavors"]}
+    flavors_by_id = {f["id"]: f for f in raw["flavors"]}
+    hosts: dict[str, dict[str, Any]] = {}
+    groups: dict[str, list[str]] = {"compute_hosts": [], "instances": []}
+    group_vars: dict[str, dict[str, Any]] = {}
+
+    # ---- compute hosts, from Placement and the compute service list
+    services = {s["host"]: s for s in raw["services"] if s.get("binary") == "nova-compute"}
+    hv_ip = {h.get("name", "").split(".")[0]: h.get("host_ip") for h in raw.get("hypervisors", [])}
+    count_by_host: dict[str, int] = {}
+    for srv in raw["servers"]:
+        if srv.get("compute_host"):
+            count_by_host[srv["compute_host"]] = count_by_host.get(srv["compute_host"], 0) + 1
+    for prov in raw["providers"]:
+        name = prov["name"].split(".")[0]
+        if name not in services and not any(rc in prov["inventories"] for rc in ("VCPU", "MEMORY_MB")):
+            continue  # not a compute node (e.g. a sharing provider)
+        svc = services.get(name, {})
+        hv = {"rentstack_kind": "compute_host", "provider_uuid": prov.get("uuid"),
+              "service_state": svc.get("state"), "service_status": svc.get("status"),
+              "disabled_reason": svc.get("disabled_reason"), "instance_count": count_by_host.get(name, 0)}
+        if hv_ip.get(name):
+            hv["ansible_host"] = hv_ip[name]
+        for rc, key in RESOURCE_CLASSES.items():
+            for field, value in capacity(prov["inventories"].get(rc), prov["usages"].get(rc, 0)).items():
+                hv[f"{key}_{field}"] = value
+        hosts[name] = hv
+        groups["compute_hosts"].append(name)
+
+    # ---- instances
+    seen: dict[str, int] = {}
+    for srv in raw["servers"]:
+        seen[srv["name"]] = seen.get(srv["name"], 0) + 1
+    usage: dict[str, dict[str, int]] = {}
+    for srv in sorted(raw["servers"], key=lambda s: (s["name"], s["id"])):
+        name = srv["name"] if seen[srv["name"]] == 1 else f"{srv['name']}_{srv['id'][:8]}"
+        project = projects.get(srv.get("project_id"), srv.get("project_id"))
+        flv = srv.get("flavor") or {}
+        full = flavors_by_id.get(flv.get("id")) or flavors_by_name.get(flv.get("original_name") or flv.get("name"), {})
+        flavor = {
+            "name": flv.get("original_name") or flv.get("name") or full.get("name"),
+            "vcpus": flv.get("vcpus", full.get("vcpus")),
+            "ram_mb": flv.get("ram", full.get("ram")),
+            "root_gb": flv.get("disk", full.get("disk")),
+            "ephemeral_gb": flv.get("ephemeral", full.get("ephemeral")),
+            "swap_mb": flv.get("swap", full.get("swap")) or 0,
+            "extra_specs": flv.get("extra_specs") or full.get("extra_specs") or {},
+        }
+        fixed, floating = [], []
+        for entries in (srv.get("addresses") or {}).values():
+            for entry in entries:
+                (floating if entry.get("OS-EXT-IPS:type") == "floating" else fixed).append(entry.get("addr"))
+        image = srv.get("image") or {}
+        hv = {
+            "rentstack_kind": "instance", "id": srv["id"], "project": project, "project_id": srv.get("project_id"),
+            "user": users.get(srv.get("user_id"), srv.get("user_id")), "flavor": flavor,
+            "image": images.get(image.get("id"), image.get("id")) if isinstance(image, dict) else None,
+            "host": srv.get("compute_host"), "instance_name": srv.get("instance_name"),
+            "status": srv.get("status"), "power_state": srv.get("power_state"),
+            "task_state": srv.get("task_state"), "fixed_ips": fixed, "floating_ips": floating,
+            "created": srv.get("created_at"), "age_seconds": _age(srv.get("created_at"), now),
+        }
+        if floating or fixed:
+            hv["ansible_host"] = (floating or fixed)[0]
+        hosts[name] = hv
+        groups["instances"].append(name)
+        for group in (f"project_{_safe(str(project))}", f"status_{_safe(str(srv.get('status', '')).lower())}"):
+            groups.setdefault(group, []).append(name)
+        if srv.get("compute_host"):
+            groups.setdefault(f"on_{_safe(srv['compute_host'])}", []).append(name)
+        u = usage.setdefault(srv.get("project_id"), {"ephemeral_gb": 0, "instances_listed": 0})
+        u["instances_listed"] += 1
+        u["ephemeral_gb"] += flavor_disk_gb({"disk": flavor["root_gb"], "ephemeral": flavor["ephemeral_gb"],
+                                             "swap": flavor["swap_mb"]})
+
+    # ---- projects (group vars of project_<name>, and the list on group all)
+    summary = []
+    for pid, pname in sorted(projects.items(), key=lambda kv: kv[1]):
+        q = raw["quotas"].get(pid)
+        if q is None:
+            continue
+        comp, net, vol = q.get("compute") or {}, q.get("network") or {}, q.get("volume")
+        limit_eph = int(ephemeral_limits.get(pname, default_ephemeral_limit))
+        pv = {
+            "project_id": pid, "project_name": pname,
+            "instances": _quota(comp.get("instances", {}).get("limit"), comp.get("instances", {}).get("in_use")),
+            "cores": _quota(comp.get("cores", {}).get("limit"), comp.get("cores", {}).get("in_use")),
+            "ram_mb": _quota(comp.get("ram", {}).get("limit"), comp.get("ram", {}).get("in_use")),
+            "floating_ips": _quota(net.get("floatingip", {}).get("limit"), net.get("floatingip", {}).get("used")),
+            "ports": _quota(net.get("port", {}).get("limit"), net.get("port", {}).get("used")),
+            "ephemeral_gb": _quota(limit_eph, usage.get(pid, {}).get("ephemeral_gb", 0)),
+            "volumes": _quota(vol["volumes"]["limit"], vol["volumes"]["in_use"]) if vol else None,
+            "gigabytes": _quota(vol["gigabytes"]["limit"], vol["gigabytes"]["in_use"]) if vol else None,
+        }
+        group_vars[f"project_{_safe(pname)}"] = {"rentstack_project": pv}
+        groups.setdefault(f"project_{_safe(pname)}", [])
+        summary.append(pv)
+    group_vars["all"] = {"rentstack_projects": summary,
+                         "rentstack_inventory_time": now.isoformat(timespec="seconds")}
+    return {"hosts": hosts, "groups": groups, "group_vars": group_vars}
+
+
+def collect(conn: Any, volume: bool = True) -> dict[str, Any]:
+    """All listings build_inventory needs. The number of API requests depends
+    on the number of projects and resource providers, never on servers."""
+    servers = [s.to_dict(computed=False) for s in conn.compute.servers(details=True, all_projects=True)]
+    flavors = [f.to_dict(computed=False) for f in conn.compute.flavors(details=True, is_public=None)]
+    projects = [{"id": p.id, "name": p.name} for p in conn.identity.projects()]
+    users = [{"id": u.id, "name": u.name} for u in conn.identity.users()]
+    images = [{"id": i.id, "name": i.name} for i in conn.image.images()]
+    services = [s.to_dict(computed=False) for s in conn.compute.services()]
+    hypervisors = [{"name": h.name, "host_ip": h.host_ip} for h in conn.compute.hypervisors(details=True)]
+    providers = []
+    for rp in conn.placement.resource_providers():
+        inv = {i.resource_class: i.to_dict(computed=False) for i in conn.placement.resource_provider_inventories(rp)}
+        usages = conn.placement.get(f"/resource_providers/{rp.id}/usages", microversion="1.9").json().get("usages", {})
+        providers.append({"name": rp.name, "uuid": rp.id, "inventories": inv, "usages": usages})
+    has_volume = volume and bool(conn.endpoint_for("block-storage") or conn.endpoint_for("volumev3")) \
+        if hasattr(conn, "endpoint_for") else False
+    quotas: dict[str, Any] = {}
+    for p in projects:
+        cq = conn.compute.get_quota_set(p["id"], usage=True)
+        comp = {k: {"limit": getattr(cq, k), "in_use": (cq.usage or {}).get(k, 0)} for k in ("instances", "cores", "ram")}
+        nq = conn.network.get(f"/quotas/{p['id']}/details.json").json().get("quota", {})
+        vol = None
+        if has_volume:
+            vq = conn.block_storage.get_quota_set(p["id"], usage=True)
+            vol = {k: {"limit": getattr(vq, k), "in_use": (vq.usage or {}).get(k, 0)} for k in ("volumes", "gigabytes")}
+        quotas[p["id"]] = {"compute": comp, "network": nq, "volume": vol}
+    return {"servers": servers, "flavors": flavors, "projects": projects, "users": users, "images": images,
+            "services": services, "hypervisors": hypervisors, "providers": providers, "quotas": quotas}
