@@ -107,8 +107,30 @@ def flavor_errors(flavors: list[dict[str, Any]], projects: list[str] | None = No
     return errors
 
 
+
+
+def flavor_size_changed(existing: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """True when a flavor's immutable fields differ from the menu entry."""
+    pairs = (("vcpus", "vcpus", None), ("ram", "ram", None), ("disk", "disk", 0), ("ephemeral", "ephemeral", 0),
+             ("swap", "swap", 0), ("is_public", "public", True))
+    for have_key, want_key, default in pairs:
+        have = existing.get(have_key)
+        want = wanted.get(want_key, default)
+        if have_key == "swap":
+            have = int(have or 0) if str(have or "0").isdigit() else 0
+        if have != want and not (isinstance(want, int) and str(have) == str(want)):
+            return True
+    return False
+
+
+def spec_strings(specs: dict[str, Any] | None) -> dict[str, str]:
+    """Extra specs as Nova stores them: every value a string."""
+    return {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in (specs or {}).items()}
+
+
 class FilterModule:
     """rentstack tenancy and flavor validation filters."""
 
     def filters(self) -> dict[str, Any]:
-        return {"tenancy_errors": tenancy_errors, "flavor_errors": flavor_errors}
+        return {"tenancy_errors": tenancy_errors, "flavor_errors": flavor_errors,
+                "flavor_size_changed": flavor_size_changed, "spec_strings": spec_strings}
