@@ -1,0 +1,116 @@
+# rentstack: the two commands of the README are `make demo` and `make test`.
+# Everything runs from the repository root so ansible.cfg applies.
+#
+#   make deps         control-machine packages (apt) and the Python venv (.venv)
+#   make lab          build or repair the local lab (playbooks/lab.yml)
+#   make lab-destroy  remove the lab (keeps the shared apt cache and image)
+#   make demo         deps + every playbook in DEMO_PLAYBOOKS, in order
+#   make lint         yamllint, ansible-lint (production), syntax-check, ruff
+#   make unit         unit tests (no lab needed)
+#   make integration  integration tests against the lab (root + podman)
+#   make test         deps + lint + unit + integration in ONE pytest run
+#   make bench        run bench/*.py (see bench/README.md)
+#
+# Set RENTSTACK_DESTRUCTIVE=1 to also run the test that destroys and rebuilds
+# the lab (CI does, see .ci/run); never on a lab other people are using.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+PYTHON ?= python3
+VENV := $(ROOT)/.venv
+VENV_STAMP := $(VENV)/.rentstack-requirements.sha256
+
+# Packages the control machine needs (Debian 12/13).
+APT_PACKAGES := python3-venv podman runc debootstrap openssh-client git make
+# apt lists older than this (minutes) are refreshed before an install.
+APT_LISTS_MAX_AGE := 1440
+
+# Playbooks `make demo` runs, in order. Later stages append to this list.
+DEMO_PLAYBOOKS := playbooks/lab.yml
+
+PYTEST_ARGS ?=
+# Empty or 0: the destructive lab test is skipped (with a reason).
+RENTSTACK_DESTRUCTIVE ?=
+
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
+export RENTSTACK_DESTRUCTIVE
+export PYTHONDONTWRITEBYTECODE := 1
+
+ANSIBLE_PLAYBOOK := $(VENV)/bin/ansible-playbook
+PYTEST := $(VENV)/bin/pytest
+
+.PHONY: help deps apt venv lab lab-destroy demo lint unit integration test bench
+
+help:
+	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
+
+deps: apt venv
+
+# Installs only missing packages; runs `apt-get update` only when something
+# must be installed and the package lists are missing or older than a day.
+apt:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: apt packages present"; exit 0; fi; \
+	sudo=""; if [ "$$(id -u)" != 0 ]; then sudo="sudo"; fi; \
+	echo "deps: installing$$missing"; \
+	if ! find /var/lib/apt/lists -maxdepth 1 -name '*Release' -mmin -$(APT_LISTS_MAX_AGE) 2>/dev/null | grep -q .; then \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q; \
+	fi; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing
+
+# (Re)installs requirements.txt only when its content changed since the last
+# successful install (sha256 kept in the venv).
+venv: apt
+	@if [ ! -x "$(VENV)/bin/python" ]; then \
+	  echo "deps: creating $(VENV)"; $(PYTHON) -m venv "$(VENV)"; rm -f "$(VENV_STAMP)"; \
+	fi; \
+	want="$$(sha256sum "$(ROOT)/requirements.txt" | cut -d' ' -f1)"; \
+	if [ "$$(cat "$(VENV_STAMP)" 2>/dev/null)" = "$$want" ]; then \
+	  echo "deps: .venv matches requirements.txt"; \
+	else \
+	  echo "deps: installing requirements.txt into .venv"; \
+	  "$(VENV)/bin/python" -m pip install --quiet --disable-pip-version-check -r "$(ROOT)/requirements.txt"; \
+	  echo "$$want" > "$(VENV_STAMP)"; \
+	fi; \
+	site="$$("$(VENV)/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"; \
+	for f in rentstack_sdk_compat.py rentstack_sdk_compat.pth; do \
+	  cmp -s "$(ROOT)/tools/sdk_compat/$$f" "$$site/$$f" || cp "$(ROOT)/tools/sdk_compat/$$f" "$$site/$$f"; \
+	done
+
+lab: deps
+	cd $(ROOT) && $(ANSIBLE_PLAYBOOK) playbooks/lab.yml
+
+lab-destroy: deps
+	cd $(ROOT) && $(ANSIBLE_PLAYBOOK) playbooks/lab.yml -e lab_state=absent
+
+demo: deps
+	@cd $(ROOT) && for pb in $(DEMO_PLAYBOOKS); do \
+	  echo "demo: ansible-playbook $$pb"; \
+	  $(ANSIBLE_PLAYBOOK) "$$pb"; \
+	done
+
+lint: venv
+	cd $(ROOT) && $(PYTEST) tests/lint $(PYTEST_ARGS)
+
+unit: venv
+	cd $(ROOT) && $(PYTEST) tests/unit $(PYTEST_ARGS)
+
+integration: venv
+	cd $(ROOT) && $(PYTEST) tests/integration $(PYTEST_ARGS)
+
+# One pytest run so the output ends in one summary line ("N passed ...").
+test: deps
+	cd $(ROOT) && $(PYTEST) tests/lint tests/unit tests/integration $(PYTEST_ARGS)
+
+bench: venv
+	@cd $(ROOT) && shopt -s nullglob && scripts=(bench/*.py) && \
+	if [ $${#scripts[@]} -eq 0 ]; then echo "bench: nothing to run yet (see bench/README.md)"; exit 0; fi; \
+	for s in "$${scripts[@]}"; do echo "bench: $$s"; $(VENV)/bin/python "$$s"; done

@@ -1,0 +1,181 @@
+"""Run rentstack playbooks and ad-hoc modules through ansible-runner's Python API.
+
+Every integration test goes through `run_playbook` / `run_module`, which run
+from the repository root with its ansible.cfg and the lab inventory, and
+return a `Result` with the status, rc, per-host stats, events and the full
+stdout text (so a failing assertion can show what Ansible printed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+INVENTORY = REPO / "inventory" / "lab"
+# Longest a single playbook may take: a cold lab build (debootstrap ~80 s,
+# boot, SSH) stays far below this; a hung run fails instead of blocking CI.
+TIMEOUT = 1800
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|\x1b\]8;;[^\x1b]*\x1b\\")
+
+
+@dataclass
+class Result:
+    """What one ansible-runner run produced."""
+
+    status: str
+    rc: int
+    stats: dict[str, dict[str, int]]
+    stdout: str
+    events: list[dict[str, Any]] = field(repr=False)
+
+    def per_host(self, key: str) -> dict[str, int]:
+        """A stats counter (changed, failures, dark, ok, ...) for every processed host, 0 if absent."""
+        counts = self.stats.get(key) or {}
+        return {host: int(counts.get(host, 0)) for host in self.hosts}
+
+    @property
+    def hosts(self) -> list[str]:
+        """Hosts the run touched (from the final stats, else from the events)."""
+        processed = self.stats.get("processed") or {}
+        if processed:
+            return sorted(processed)
+        return sorted({e["event_data"]["host"] for e in self.task_events()})
+
+    def task_events(self, *names: str) -> list[dict[str, Any]]:
+        """Events of task results on a host (runner_on_ok, runner_on_failed, ...), optionally only these names."""
+        return [
+            e for e in self.events
+            if e.get("event", "").startswith("runner_on_") and "host" in e.get("event_data", {})
+            and (not names or e["event"] in names)
+        ]
+
+    def host_results(self, event: str = "runner_on_ok") -> dict[str, dict[str, Any]]:
+        """The module result (res) of each host for one event type (last one wins)."""
+        return {e["event_data"]["host"]: e["event_data"].get("res", {}) for e in self.task_events(event)}
+
+    def failure_messages(self) -> list[str]:
+        """Every msg of a failed or unreachable task, including failed loop items."""
+        messages: list[str] = []
+        for event in self.task_events("runner_on_failed", "runner_on_unreachable"):
+            res = event["event_data"].get("res", {})
+            messages.append(str(res.get("msg", "")))
+            messages.extend(str(item.get("msg", "")) for item in res.get("results", []) if item.get("failed"))
+        return [m for m in messages if m]
+
+    def task_paths(self) -> list[str]:
+        """task_path of every task that ran on a host (file:line)."""
+        return [e["event_data"].get("task_path", "") for e in self.task_events()]
+
+    def explain(self, lines: int = 80) -> str:
+        """The end of stdout, for assertion messages."""
+        return f"status={self.status} rc={self.rc}\n--- last {lines} lines of output ---\n" + "\n".join(
+            self.stdout.splitlines()[-lines:]
+        )
+
+
+def _envvars() -> dict[str, str]:
+    venv_bin = str(Path(sys.executable).parent)
+    return {
+        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+        # ansible-runner starts ansible-playbook by name: use the venv's.
+        "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+    }
+
+
+def _run(private_data_dir: Path | None, **kwargs: Any) -> Result:
+    if private_data_dir is None:
+        private_data_dir = Path(tempfile.mkdtemp(prefix="rentstack-runner-"))
+    runner = ansible_runner.run(
+        private_data_dir=str(private_data_dir),
+        project_dir=str(REPO),
+        inventory=str(INVENTORY),
+        envvars=_envvars(),
+        quiet=True,
+        timeout=TIMEOUT,
+        **kwargs,
+    )
+    stdout = _ANSI.sub("", runner.stdout.read()) if runner.stdout else ""
+    return Result(
+        status=runner.status,
+        rc=runner.rc,
+        stats=runner.stats or {},
+        stdout=stdout,
+        events=list(runner.events),
+    )
+
+
+def run_playbook(
+    playbook: str,
+    private_data_dir: Path | None = None,
+    extravars: dict[str, Any] | None = None,
+    limit: str | None = None,
+) -> Result:
+    """Run playbooks/<playbook> (path relative to the repository root)."""
+    kwargs: dict[str, Any] = {"playbook": playbook}
+    if extravars:
+        kwargs["extravars"] = extravars
+    if limit:
+        kwargs["limit"] = limit
+    return _run(private_data_dir, **kwargs)
+
+
+def run_module(
+    module: str,
+    module_args: str = "",
+    host_pattern: str = "lab",
+    private_data_dir: Path | None = None,
+) -> Result:
+    """Run one module ad hoc, like `ansible HOST_PATTERN -m MODULE -a ARGS`."""
+    return _run(private_data_dir, module=module, module_args=module_args, host_pattern=host_pattern)
+
+
+def inventory_lab_hosts() -> dict[str, int]:
+    """{host: lab_index} of every host under group `lab` in inventory/lab/hosts.yml."""
+    data = yaml.safe_load((INVENTORY / "hosts.yml").read_text())
+
+    def walk(group: dict[str, Any]) -> dict[str, int]:
+        found = {name: int((hv or {})["lab_index"]) for name, hv in (group.get("hosts") or {}).items()}
+        for child in (group.get("children") or {}).values():
+            found.update(walk(child or {}))
+        return found
+
+    return walk(data["all"]["children"]["lab"])
+
+
+def lab_settings() -> dict[str, Any]:
+    """The lab role's defaults overlaid with inventory/lab/group_vars/all/lab.yml."""
+    settings = yaml.safe_load((REPO / "roles" / "lab" / "defaults" / "main.yml").read_text())
+    settings.update(yaml.safe_load((INVENTORY / "group_vars" / "all" / "lab.yml").read_text()) or {})
+    return settings
+
+
+def _podman_json(*args: str) -> list[dict[str, Any]]:
+    """Parsed JSON output of a read-only podman command."""
+    out = subprocess.run(["podman", *args, "--format", "json"], check=True, capture_output=True, text=True, timeout=120)
+    return json.loads(out.stdout or "[]") or []
+
+
+def lab_objects(prefix: str) -> dict[str, list[tuple[str, ...]]]:
+    """The lab's containers (id, state, start time) and networks (id, subnets), found by their label."""
+    label = f"label=rentstack.lab={prefix}"
+    containers = _podman_json("ps", "--all", "--filter", label)
+    networks = _podman_json("network", "ls", "--filter", label)
+    return {
+        "containers": sorted((c["Id"], c.get("State", ""), str(c.get("StartedAt", ""))) for c in containers),
+        "networks": sorted(
+            (n["id"], ",".join(sub["subnet"] for sub in n.get("subnets") or [])) for n in networks
+        ),
+    }
