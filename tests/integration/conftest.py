@@ -42,3 +42,34 @@ def lab_up(lab_requirements: None, tmp_path_factory: pytest.TempPathFactory) -> 
 def lab_again(lab_up: Result, tmp_path_factory: pytest.TempPathFactory) -> Result:
     """lab.yml run a second time, right after `lab_up`."""
     return run_playbook("playbooks/lab.yml", tmp_path_factory.mktemp("lab-again"))
+
+
+# A cold deploy on a busy 2-core machine takes 20-40 minutes.
+DEPLOY_TIMEOUT = 3600
+
+
+@pytest.fixture(scope="session")
+def site_first(lab_up: Result, tmp_path_factory: pytest.TempPathFactory) -> Result:
+    """site.yml once: deploys the cloud (and verifies it with real guests)."""
+    return run_playbook("playbooks/site.yml", tmp_path_factory.mktemp("site1"), timeout=DEPLOY_TIMEOUT)
+
+
+@pytest.fixture(scope="session")
+def site_again(site_first: Result, tmp_path_factory: pytest.TempPathFactory) -> Result:
+    """site.yml a second time, for the idempotency check."""
+    assert site_first.rc == 0, site_first.explain()
+    return run_playbook("playbooks/site.yml", tmp_path_factory.mktemp("site2"), timeout=DEPLOY_TIMEOUT)
+
+
+@pytest.fixture(scope="session")
+def tenants(site_first: Result, tmp_path_factory: pytest.TempPathFactory) -> Result:
+    """tenants.yml once on the deployed cloud."""
+    assert site_first.rc == 0, site_first.explain()
+    return run_playbook("playbooks/tenants.yml", tmp_path_factory.mktemp("tenants"))
+
+
+@pytest.fixture(scope="session")
+def flavors(site_first: Result, tmp_path_factory: pytest.TempPathFactory) -> Result:
+    """flavors.yml once on the deployed cloud."""
+    assert site_first.rc == 0, site_first.explain()
+    return run_playbook("playbooks/flavors.yml", tmp_path_factory.mktemp("flavors"))

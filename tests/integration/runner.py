@@ -95,7 +95,7 @@ def _envvars() -> dict[str, str]:
     }
 
 
-def _run(private_data_dir: Path | None, **kwargs: Any) -> Result:
+def _run(private_data_dir: Path | None, timeout: int = TIMEOUT, **kwargs: Any) -> Result:
     if private_data_dir is None:
         private_data_dir = Path(tempfile.mkdtemp(prefix="rentstack-runner-"))
     runner = ansible_runner.run(
@@ -104,7 +104,7 @@ def _run(private_data_dir: Path | None, **kwargs: Any) -> Result:
         inventory=str(INVENTORY),
         envvars=_envvars(),
         quiet=True,
-        timeout=TIMEOUT,
+        timeout=timeout,
         **kwargs,
     )
     stdout = _ANSI.sub("", runner.stdout.read()) if runner.stdout else ""
@@ -122,9 +122,13 @@ def run_playbook(
     private_data_dir: Path | None = None,
     extravars: dict[str, Any] | None = None,
     limit: str | None = None,
+    timeout: int = TIMEOUT,
+    cmdline: str | None = None,
 ) -> Result:
     """Run playbooks/<playbook> (path relative to the repository root)."""
-    kwargs: dict[str, Any] = {"playbook": playbook}
+    kwargs: dict[str, Any] = {"playbook": playbook, "timeout": timeout}
+    if cmdline:
+        kwargs["cmdline"] = cmdline
     if extravars:
         kwargs["extravars"] = extravars
     if limit:

@@ -1,0 +1,89 @@
+"""Deploy the whole cloud onto the lab with site.yml, the way AWX runs it
+(ansible-runner), and check it: no failures, a second run changes nothing,
+check mode runs, no secret in the output, every service up.
+
+site.yml ends with verify.yml: a real guest boots on every compute host,
+prints its UUID from the metadata service on its console, answers HTTP on
+its floating IP, and its VNC console is served from the management address.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from runner import REPO, Result, run_playbook  # noqa: E402
+
+from conftest import DEPLOY_TIMEOUT  # noqa: E402
+
+SECRETS = REPO / "inventory" / "lab" / "group_vars" / "all" / "secrets.yml"
+
+
+def test_site_deploys_and_verifies(site_first: Result) -> None:
+    assert site_first.rc == 0 and site_first.status == "successful", site_first.explain(120)
+    assert sum(site_first.per_host("failures").values()) == 0
+    # verify.yml ran a guest on every compute host and saw its marker.
+    markers = [line for line in site_first.stdout.splitlines() if "RENTSTACK-GUEST-READY uuid=" in line]
+    compute = yaml.safe_load((REPO / "inventory/lab/hosts.yml").read_text())["all"]["children"]["lab"]["children"]["compute"]["hosts"]
+    assert len(markers) >= len(compute), site_first.explain(120)
+
+
+def test_second_site_run_changes_nothing(site_again: Result) -> None:
+    assert site_again.rc == 0, site_again.explain(120)
+    changed = {host: n for host, n in site_again.per_host("changed").items() if n and host != "localhost"}
+    assert changed == {}, f"second run changed {changed}\n" + site_again.explain(120)
+
+
+def test_check_mode_runs(site_again: Result, tmp_path: Path) -> None:
+    result = run_playbook("playbooks/site.yml", tmp_path, timeout=DEPLOY_TIMEOUT, cmdline="--check --skip-tags verify,bootstrap_cloud")
+    assert result.rc == 0, result.explain(120)
+
+
+def test_no_secret_in_any_output(site_first: Result, site_again: Result) -> None:
+    secrets = yaml.safe_load(SECRETS.read_text())["rentstack_secrets"]
+    assert len(secrets) >= 15
+    for name, value in secrets.items():
+        for run in (site_first, site_again):
+            assert value not in run.stdout, f"secret {name} appears in the ansible output"
+
+
+def test_secrets_file_is_private(site_first: Result) -> None:
+    assert SECRETS.stat().st_mode & 0o777 == 0o600
+    clouds = Path("/etc/openstack/clouds.yaml")
+    assert clouds.stat().st_mode & 0o777 == 0o600
+
+
+def test_every_service_is_up(site_first: Result) -> None:
+    import openstack
+
+    conn = openstack.connect(cloud="rentstack")
+    compute = yaml.safe_load((REPO / "inventory/lab/hosts.yml").read_text())["all"]["children"]["lab"]["children"]["compute"]["hosts"]
+    services = list(conn.compute.services())
+    down = [(s.binary, s.host, s.state) for s in services if s.state != "up" and s.status == "enabled"]
+    assert down == []
+    assert set(compute) <= {s.host for s in services if s.binary == "nova-compute"}
+    hypervisors = {h.name.split(".")[0] for h in conn.compute.hypervisors()}
+    assert set(compute) <= hypervisors
+    agents = list(conn.network.agents())
+    dead = [(a.agent_type, a.host) for a in agents if not a.is_alive]
+    assert dead == []
+    assert set(compute) <= {a.host.split(".")[0] for a in agents if a.agent_type == "OVN Controller agent"}
+
+
+@pytest.mark.parametrize(
+    ("extravars", "expected"),
+    [
+        ({"rentstack_mgmt_cidr": "10.89.10.0"}, "rentstack_mgmt_cidr = '10.89.10.0' is not a network in CIDR notation"),
+        ({"rentstack_provider_cidr": "banana"}, "rentstack_provider_cidr = 'banana' is not a network"),
+        ({"rentstack_mgmt_cidr": "10.77.0.0/24"}, "is outside rentstack_mgmt_cidr 10.77.0.0/24"),
+    ],
+)
+def test_bad_inventory_fails_in_prechecks(lab_up: Result, tmp_path: Path, extravars: dict, expected: str) -> None:
+    result = run_playbook("playbooks/prechecks.yml", tmp_path, extravars=extravars)
+    assert result.rc != 0
+    assert any(expected in m for m in result.failure_messages()), result.failure_messages()
+    assert sum(result.per_host("changed").values()) == 0

@@ -1,0 +1,76 @@
+"""Bulk VM lifecycle (report 000, §5.1) on the lab: one operation creates a
+set of VMs with floating IPs, bulk actions reach their target state, one
+operation deletes them, and nothing is leaked (ports and floating IPs are
+listed, not assumed). CI runs 20 VMs; bench/ runs the report's 100."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from runner import Result, run_playbook  # noqa: E402
+
+COUNT = 20
+REQUEST = {"requester": "ci", "project": "vm100", "menu": "m1.nano", "os": "rentstack-guest", "count": COUNT,
+           "prefix": "ci-bulk", "floating_ip": True}
+
+
+def leftovers() -> dict[str, list[str]]:
+    import openstack
+
+    conn = openstack.connect(cloud="rentstack")
+    project = conn.identity.find_project("vm100")
+    servers = [s.name for s in conn.compute.servers(all_projects=True, project_id=project.id)
+               if s.name.startswith("ci-bulk-")]
+    ports = [p.id for p in conn.network.ports(project_id=project.id) if (p.device_owner or "").startswith("compute:")]
+    fips = [f.floating_ip_address for f in conn.network.ips(project_id=project.id)]
+    return {"servers": servers, "ports": ports, "floating_ips": fips}
+
+
+@pytest.fixture(scope="module")
+def created(tenants: Result, flavors: Result, tmp_path_factory: pytest.TempPathFactory) -> Result:
+    return run_playbook("playbooks/vms_create.yml", tmp_path_factory.mktemp("bulk"), extravars={"rental_request": REQUEST})
+
+
+def test_one_operation_creates_all(created: Result) -> None:
+    assert created.rc == 0, created.explain(100)
+    result = next(r for r in created.host_results().values() if "summary" in r)
+    assert result["summary"]["active"] == COUNT and result["summary"]["failed"] == 0
+    assert all(len(s["floating_ips"]) == 1 for s in result["servers"])
+    # Progress was shown while it ran, not only at the end.
+    assert created.stdout.count("active ") >= 2
+
+
+def test_rerun_is_unchanged(created: Result, tmp_path: Path) -> None:
+    again = run_playbook("playbooks/vms_create.yml", tmp_path, extravars={"rental_request": REQUEST})
+    assert again.rc == 0 and sum(again.per_host("changed").values()) == 0, again.explain()
+
+
+@pytest.mark.parametrize("action", ["stop", "start", "reboot_hard"])
+def test_bulk_action_reaches_target(created: Result, tmp_path: Path, action: str) -> None:
+    result = run_playbook("playbooks/vms_action.yml", tmp_path,
+                          extravars={"rental_request": REQUEST, "vms_action": action})
+    assert result.rc == 0, result.explain()
+    summary = next(r for r in result.host_results().values() if "summary" in r)["summary"]
+    assert summary["acted"] == COUNT and summary["failed"] == 0
+
+
+def test_over_quota_creates_nothing(created: Result, tmp_path: Path) -> None:
+    before = leftovers()
+    request = dict(REQUEST, prefix="ci-over", count=130, floating_ip=False)
+    result = run_playbook("playbooks/vms_create.yml", tmp_path, extravars={"rental_request": request})
+    assert result.rc != 0
+    message = " ".join(result.failure_messages())
+    assert "instances: requested 130" in message and "limit 120" in message, message
+    assert leftovers()["servers"] == before["servers"]
+
+
+def test_one_operation_deletes_all_without_leaks(created: Result, tmp_path: Path) -> None:
+    result = run_playbook("playbooks/vms_delete.yml", tmp_path, extravars={"rental_request": REQUEST})
+    assert result.rc == 0, result.explain()
+    freed = next(r for r in result.host_results().values() if "freed" in r)["freed"]
+    assert len(freed["servers"]) == COUNT and len(freed["floating_ips"]) == COUNT
+    assert leftovers() == {"servers": [], "ports": [], "floating_ips": []}
