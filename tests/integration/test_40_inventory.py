@@ -1,0 +1,132 @@
+"""The rentstack inventory plugin and capacity report against the lab cloud
+(report 000, §5.2, Table 5-9): every figure equals what the APIs report, the
+number of API requests does not depend on the number of instances, and the
+report covers the 16 items."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "module_utils"))
+from runner import REPO, Result, _envvars, run_playbook  # noqa: E402
+
+INVENTORY = REPO / "inventory" / "lab" / "cloud.rentstack.yml"
+
+
+def make_set(tmp: Path, project: str, prefix: str, count: int, flavor: str, state: str = "create") -> None:
+    result = run_playbook(f"playbooks/vms_{state}.yml", tmp, extravars={"rental_request": {
+        "requester": "ci", "project": project, "menu": flavor, "os": "rentstack-guest", "count": count,
+        "prefix": prefix}})
+    assert result.rc == 0, result.explain()
+
+
+def inventory_json() -> dict:
+    out = subprocess.run([str(Path(sys.executable).parent / "ansible-inventory"), "-i", str(INVENTORY), "--list",
+                          "--flush-cache"], cwd=REPO, env={**_envvars(), "HOME": str(Path.home())},
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def count_requests(conn) -> int:  # noqa: ANN001
+    from keystoneauth1 import session as ks_session
+    from rentstack_resources import collect
+
+    calls = {"n": 0}
+    original = ks_session.Session.request
+
+    def counting(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        calls["n"] += 1
+        return original(self, *args, **kwargs)
+
+    ks_session.Session.request = counting
+    try:
+        collect(conn)
+    finally:
+        ks_session.Session.request = original
+    return calls["n"]
+
+
+@pytest.fixture(scope="module")
+def populated(tenants: Result, flavors: Result, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    tmp = tmp_path_factory.mktemp("inv")
+    make_set(tmp / "a", "A1", "inv-a", 2, "m1.nano")
+    make_set(tmp / "b", "B1", "inv-b", 1, "cap50.nano")
+    yield
+    make_set(tmp / "da", "A1", "inv-a", 2, "m1.nano", "delete")
+    make_set(tmp / "db", "B1", "inv-b", 1, "cap50.nano", "delete")
+
+
+def test_figures_match_the_apis(populated: None) -> None:
+    import openstack
+
+    conn = openstack.connect(cloud="rentstack")
+    inv = inventory_json()
+    hostvars = inv["_meta"]["hostvars"]
+    for rp in conn.placement.resource_providers():
+        name = rp.name.split(".")[0]
+        invs = {i.resource_class: i for i in conn.placement.resource_provider_inventories(rp)}
+        usages = conn.placement.get(f"/resource_providers/{rp.id}/usages", microversion="1.9").json()["usages"]
+        hv = hostvars[name]
+        for rc, key in (("VCPU", "vcpu"), ("MEMORY_MB", "memory_mb"), ("DISK_GB", "disk_gb")):
+            i = invs[rc]
+            assert hv[f"{key}_total"] == i.total
+            assert hv[f"{key}_capacity"] == int((i.total - i.reserved) * i.allocation_ratio)
+            assert hv[f"{key}_allocated"] == usages.get(rc, 0)
+    servers = list(conn.compute.servers(all_projects=True))
+    assert len(inv["instances"]["hosts"]) == len(servers)
+    a1 = conn.identity.find_project("A1")
+    quota = conn.compute.get_quota_set(a1.id, usage=True)
+    proj = inv["project_A1"]["vars"]["rentstack_project"]
+    assert proj["cores"]["limit"] == quota.cores and proj["cores"]["used"] == quota.usage["cores"]
+    assert proj["instances"]["used"] == quota.usage["instances"] == 2
+    vm = hostvars[next(h for h in inv["project_B1"]["hosts"] if h.startswith("inv-b"))]
+    assert vm["flavor"]["extra_specs"]["quota:cpu_quota"] == "50000"
+
+
+def test_request_count_does_not_grow_with_instances(populated: None, tmp_path: Path) -> None:
+    import openstack
+
+    conn = openstack.connect(cloud="rentstack")
+    before = count_requests(conn)
+    make_set(tmp_path / "more", "A1", "inv-more", 4, "m1.nano")
+    try:
+        after = count_requests(conn)
+    finally:
+        make_set(tmp_path / "less", "A1", "inv-more", 4, "m1.nano", "delete")
+    assert after == before, f"{before} requests with fewer instances, {after} with 4 more"
+
+
+def test_report_covers_table_5_9(populated: None, tmp_path: Path) -> None:
+    out = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(INVENTORY),
+                          "playbooks/report.yml"], cwd=REPO, env={**_envvars(), "HOME": str(Path.home())},
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-3000:]
+    report_dir = sorted((REPO / "reports").iterdir())[-1]
+    hosts = list(csv.DictReader((report_dir / "hosts.csv").open()))
+    projects = list(csv.DictReader((report_dir / "projects.csv").open()))
+    for col in ("vcpu_total", "vcpu_allocated", "vcpu_free", "memory_mb_total", "memory_mb_allocated",
+                "memory_mb_free", "disk_gb_total", "disk_gb_allocated", "disk_gb_free"):
+        assert col in hosts[0]
+    for col in ("cores_limit", "cores_used", "cores_free", "ram_mb_limit", "ram_mb_used", "ram_mb_free",
+                "instances_limit", "running", "instances_free", "ephemeral_gb_limit", "ephemeral_gb_used",
+                "ephemeral_gb_free", "gigabytes_limit", "gigabytes_used"):
+        assert col in projects[0]
+    html = (report_dir / "report.html").read_text()
+    assert "<script" not in html and "http" not in html.split("<body>")[1][:200]
+
+
+def test_unknown_cloud_is_a_clear_error(tmp_path: Path) -> None:
+    cfg = tmp_path / "x.rentstack.yml"
+    cfg.write_text("plugin: rentstack\ncloud: no-such-cloud\n")
+    out = subprocess.run([str(Path(sys.executable).parent / "ansible-inventory"), "-i", str(cfg), "--list"],
+                         cwd=REPO, env={**_envvars(), "HOME": str(Path.home())}, capture_output=True, text=True)
+    text = out.stdout + out.stderr
+    assert "cloud 'no-such-cloud' is not defined in clouds.yaml" in text, text[-2000:]
+    assert "Traceback" not in text
