@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ROLES = sorted(p for p in (ROOT / "roles").iterdir() if (p / "tasks" / "main.yml").exists())
 # Single-purpose helper roles called by the service roles: one short task list,
 # no install/config/service phases to split.
-HELPER_ROLES = {"db_sync", "keystone_service", "secrets"}
+HELPER_ROLES = {"db_sync", "keystone_service", "packages", "secrets"}
 
 
 @pytest.mark.parametrize("role", ROLES, ids=lambda p: p.name)
