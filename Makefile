@@ -25,7 +25,7 @@ VENV := $(ROOT)/.venv
 VENV_STAMP := $(VENV)/.rentstack-requirements.sha256
 
 # Packages the control machine needs (Debian 12/13).
-APT_PACKAGES := python3-venv podman runc debootstrap openssh-client git make
+APT_PACKAGES := python3-venv podman runc debootstrap openssh-client git make chromium chromium-driver
 # apt lists older than this (minutes) are refreshed before an install.
 APT_LISTS_MAX_AGE := 1440
 
