@@ -58,10 +58,16 @@ keyed_groups:
 """
 
 import os  # noqa: E402
+import sys  # noqa: E402
 
 from ansible.errors import AnsibleError, AnsibleParserError  # noqa: E402
-from ansible.module_utils.rentstack_resources import build_inventory, collect  # noqa: E402
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable  # noqa: E402
+
+# The accounting code lives with the modules' shared code; controller-side
+# plugins cannot import project module_utils as ansible.module_utils.*, so
+# load it from its directory.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "module_utils"))
+from rentstack_resources import build_inventory, collect  # noqa: E402
 
 CLOUDS_YAML_PATHS = ("./clouds.yaml", "~/.config/openstack/clouds.yaml", "/etc/openstack/clouds.yaml")
 

@@ -127,8 +127,14 @@ def test_project_quotas_and_ephemeral_usage() -> None:
     assert [p["project_name"] for p in inv["group_vars"]["all"]["rentstack_projects"]] == ["A1", "vm100"]
 
 
-@pytest.mark.skipif(not (DATA / "lab_raw.json").exists(), reason="no recorded lab data yet (tests/unit/data/lab_raw.json)")
 def test_recorded_lab_data_builds() -> None:
     raw = json.loads((DATA / "lab_raw.json").read_text())
     inv = build_inventory(raw, now=NOW)
-    assert inv["groups"]["compute_hosts"]
+    assert sorted(inv["groups"]["compute_hosts"]) == sorted(p["name"].split(".")[0] for p in raw["providers"])
+    assert len(inv["groups"]["instances"]) == len(raw["servers"])
+    for prov in raw["providers"]:
+        hv = inv["hosts"][prov["name"].split(".")[0]]
+        vcpu = prov["inventories"]["VCPU"]
+        assert hv["vcpu_capacity"] == int((vcpu["total"] - vcpu["reserved"]) * vcpu["allocation_ratio"])
+        assert hv["vcpu_allocated"] == prov["usages"].get("VCPU", 0)
+        assert hv["ansible_host"].startswith("10.89.10.")
