@@ -120,74 +120,30 @@ progress:
 import time  # noqa: E402
 from typing import Any  # noqa: E402
 
-from ansible.module_utils.rentstack_bulk import ACTIONS, expand_names, index_servers, launch_slots, plan_action  # noqa: E402
-from ansible.module_utils.rentstack_openstack import RentstackModule  # noqa: E402
+from ansible.module_utils.rentstack_bulk import ACTIONS, launch_slots, plan_action  # noqa: E402
+from ansible.module_utils.rentstack_openstack import ServerSetModule  # noqa: E402
 
 READ_ONLY = ("console_url", "console_log")
 
 
-class ServerActionModule(RentstackModule):
+class ServerActionModule(ServerSetModule):
     argument_spec = {
-        "timeout": {"type": "int", "default": 1800},
-        "project": {"type": "str"},
-        "prefix": {"type": "str"},
-        "count": {"type": "int"},
-        "names": {"type": "list", "elements": "str"},
-        "name_width": {"type": "int", "default": 3},
         "action": {"type": "str", "required": True, "choices": sorted(list(ACTIONS) + list(READ_ONLY))},
         "image": {"type": "str"},
         "flavor": {"type": "str"},
         "snapshot_name": {"type": "str", "default": "{name}-snapshot"},
         "console_lines": {"type": "int", "default": 50},
-        "concurrency": {"type": "int", "default": 20},
-        "poll_interval": {"type": "float", "default": 3},
         "skip_refused": {"type": "bool", "default": False},
-        "progress_file": {"type": "path"},
     }
-    module_kwargs = {
-        "mutually_exclusive": [("names", "prefix")],
-        "required_together": [("prefix", "count")],
-        "required_one_of": [("names", "prefix")],
-        "required_if": [("action", "rebuild", ("image",)), ("action", "resize", ("flavor",))],
-    }
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.started = time.monotonic()
-        self.lines: list[str] = []
-        if self.params["concurrency"] < 1:
-            self.fail(f"concurrency must be 1 or more, got {self.params['concurrency']}")
-        try:
-            self.names = expand_names(self.params["prefix"], self.params["count"], self.params["names"],
-                                      self.params["name_width"])
-        except ValueError as exc:
-            self.fail(str(exc))
-
-    def progress(self, msg: str) -> None:
-        line = f"[{time.monotonic() - self.started:6.1f}s] {msg}"
-        self.lines.append(line)
-        if self.params["progress_file"]:
-            with open(self.params["progress_file"], "a", encoding="utf-8") as fh:
-                fh.write(line + "\n")
+    module_kwargs = {"required_if": [("action", "rebuild", ("image",)), ("action", "resize", ("flavor",))]}
 
     @property
     def c(self) -> Any:
-        if not hasattr(self, "_pconn"):
-            project = self.params["project"]
-            self._pconn = self.conn
-            if project:
-                found = self.conn.identity.find_project(project, ignore_missing=True)
-                if found is None:
-                    self.fail(f"project '{project}' not found")
-                self._pconn = self.conn.connect_as_project(found.id)
-        return self._pconn
+        return self.project_conn
 
     def listing(self) -> dict[str, dict]:
-        servers = [s.to_dict(computed=False) for s in self.c.compute.servers(details=True)]
-        by_name, dupes = index_servers(servers, self.names)
-        if dupes:
-            detail = "; ".join(f"{n}: {', '.join(ids)}" for n, ids in sorted(dupes.items()))
-            self.fail(f"several servers share a name of the set ({detail}); delete the extra ones by ID first")
+        by_name, dupes = self.list_set()
+        self.fail_on_duplicates(dupes)
         return by_name
 
     def apply(self, srv: dict[str, Any], extra: dict[str, Any]) -> None:

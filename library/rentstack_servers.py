@@ -177,7 +177,6 @@ progress:
 """
 
 import base64  # noqa: E402
-import re  # noqa: E402
 import time  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 from typing import Any  # noqa: E402
@@ -186,8 +185,6 @@ from ansible.module_utils.rentstack_bulk import (  # noqa: E402
     SET_TAG_PREFIX,
     Build,
     addresses,
-    expand_names,
-    index_servers,
     launch_slots,
     next_action,
     placement_fit,
@@ -195,17 +192,11 @@ from ansible.module_utils.rentstack_bulk import (  # noqa: E402
     quota_shortfalls,
     summarize,
 )
-from ansible.module_utils.rentstack_openstack import RentstackModule  # noqa: E402
+from ansible.module_utils.rentstack_openstack import ServerSetModule  # noqa: E402
 
 
-class ServersModule(RentstackModule):
+class ServersModule(ServerSetModule):
     argument_spec = {
-        "timeout": {"type": "int", "default": 1800},
-        "project": {"type": "str"},
-        "prefix": {"type": "str"},
-        "count": {"type": "int"},
-        "names": {"type": "list", "elements": "str"},
-        "name_width": {"type": "int", "default": 3},
         "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
         "flavor": {"type": "str"},
         "image": {"type": "str"},
@@ -218,62 +209,16 @@ class ServersModule(RentstackModule):
         "floating_network": {"type": "str"},
         "availability_zone": {"type": "str"},
         "host": {"type": "str"},
-        "concurrency": {"type": "int", "default": 20},
         "api_workers": {"type": "int", "default": 8},
         "max_attempts": {"type": "int", "default": 3},
-        "poll_interval": {"type": "float", "default": 3},
         "check_capacity": {"type": "bool", "default": True},
-        "progress_file": {"type": "path"},
     }
-    module_kwargs = {
-        "mutually_exclusive": [("names", "prefix")],
-        "required_together": [("prefix", "count")],
-        "required_one_of": [("names", "prefix")],
-        "required_if": [("floating_ip", True, ("floating_network",))],
-    }
+    module_kwargs = {"required_if": [("floating_ip", True, ("floating_network",))]}
+    positive_options = ("concurrency", "api_workers", "max_attempts")
 
-    # ------------------------------------------------------------ helpers
     def __init__(self) -> None:
         super().__init__()
-        self.started = time.monotonic()
-        self.lines: list[str] = []
-        for opt in ("concurrency", "api_workers", "max_attempts"):
-            if self.params[opt] < 1:
-                self.fail(f"{opt} must be 1 or more, got {self.params[opt]}")
-        try:
-            self.names = expand_names(self.params["prefix"], self.params["count"], self.params["names"],
-                                      self.params["name_width"])
-        except ValueError as exc:
-            self.fail(str(exc))
         self.set_tag = SET_TAG_PREFIX + (self.params["prefix"] or "names:" + ",".join(self.names)[:200])
-
-    def progress(self, msg: str) -> None:
-        line = f"[{time.monotonic() - self.started:6.1f}s] {msg}"
-        self.lines.append(line)
-        if self.params["progress_file"]:
-            with open(self.params["progress_file"], "a", encoding="utf-8") as fh:
-                fh.write(line + "\n")
-
-    @property
-    def project_conn(self) -> Any:
-        if not hasattr(self, "_pconn"):
-            project = self.params["project"]
-            if project:
-                found = self.conn.identity.find_project(project, ignore_missing=True)
-                if found is None:
-                    self.fail(f"project '{project}' not found; create it first (playbooks/tenants.yml)")
-                try:
-                    self._pconn = self.conn.connect_as_project(found.id)
-                    self._pconn.authorize()
-                except Exception as exc:  # noqa: BLE001 - keystoneauth raises several types
-                    self.fail(f"cannot act in project '{project}' as the user of cloud '{self.params['cloud']}': "
-                              f"{exc}. Give that user a role in the project (e.g. member).")
-            else:
-                self._pconn = self.conn
-        return self._pconn
-
-    def project_id(self) -> str:
-        return self.project_conn.current_project_id
 
     def find_one(self, kind: str, finder: Any, value: str) -> Any:
         try:
@@ -283,14 +228,6 @@ class ServersModule(RentstackModule):
         if found is None:
             self.fail(f"{kind} '{value}' not found")
         return found
-
-    def list_set(self) -> tuple[dict[str, dict], dict[str, list[str]]]:
-        """One listing of the project's servers; the set's servers by name."""
-        query: dict[str, Any] = {"details": True}
-        if self.params["prefix"]:
-            query["name"] = "^" + re.escape(self.params["prefix"]) + "-"
-        servers = [s.to_dict(computed=False) for s in self.project_conn.compute.servers(**query)]
-        return index_servers(servers, self.names)
 
     # ------------------------------------------------------------ preflight
     def resolve(self) -> dict[str, Any]:
@@ -386,9 +323,7 @@ class ServersModule(RentstackModule):
 
     def present(self) -> dict[str, Any]:
         existing, dupes = self.list_set()
-        if dupes:
-            detail = "; ".join(f"{n}: {', '.join(ids)}" for n, ids in sorted(dupes.items()))
-            self.fail(f"several servers share a name of the set ({detail}); delete the extra ones by ID first")
+        self.fail_on_duplicates(dupes)
         plan = plan_present(self.names, existing)
         todo = plan.create + plan.replace
         result_plan = {"create": plan.create, "replace": plan.replace, "keep": plan.keep, "wait": plan.wait}
@@ -535,11 +470,10 @@ class ServersModule(RentstackModule):
             if time.monotonic() > deadline:
                 self.fail(f"timed out with {len(remaining)} servers still deleting: {sorted(remaining)}")
             time.sleep(self.params["poll_interval"])
-            query: dict[str, Any] = {"details": True}
-            if self.params["prefix"]:
-                query["name"] = "^" + re.escape(self.params["prefix"]) + "-"
-            current = {s.id: s for s in c.compute.servers(**query)}
-            errored = [i for i in remaining if i in current and current[i].status == "ERROR"]
+            by_name, dupes = self.list_set()
+            current = {srv["id"]: srv for srv in by_name.values()}
+            current.update({i: {"id": i, "status": None} for ids in dupes.values() for i in ids})
+            errored = [i for i in remaining if i in current and current[i].get("status") == "ERROR"]
             self.delete_ids(errored)  # a delete that failed leaves ERROR: ask again
             remaining = {i for i in remaining if i in current}
             self.progress(f"deleted {len(ids) - len(remaining)}/{len(ids)}, {len(remaining)} left")

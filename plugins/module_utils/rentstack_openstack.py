@@ -103,3 +103,93 @@ class RentstackModule:
         except os_exc.SDKException as exc:
             self.fail(api_error_message(exc))
         self.ansible.exit_json(**result)
+
+
+SET_ARGS: dict[str, Any] = {
+    "timeout": {"type": "int", "default": 1800},
+    "project": {"type": "str"},
+    "prefix": {"type": "str"},
+    "count": {"type": "int"},
+    "names": {"type": "list", "elements": "str"},
+    "name_width": {"type": "int", "default": 3},
+    "concurrency": {"type": "int", "default": 20},
+    "poll_interval": {"type": "float", "default": 3},
+    "progress_file": {"type": "path"},
+}
+SET_KWARGS: dict[str, Any] = {
+    "mutually_exclusive": [("names", "prefix")],
+    "required_together": [("prefix", "count")],
+    "required_one_of": [("names", "prefix")],
+}
+
+
+class ServerSetModule(RentstackModule):
+    """Base of the modules that act on a set of servers (prefix + count, or names)
+    in one project: the set's names, the project-scoped connection, one listing
+    per poll, and progress lines (shown live by the rentstack_servers action plugin)."""
+
+    positive_options: tuple[str, ...] = ("concurrency",)
+
+    def __init__(self) -> None:
+        from ansible.module_utils.rentstack_bulk import expand_names
+
+        self.argument_spec = dict(SET_ARGS, **self.argument_spec)
+        kwargs = {k: list(v) for k, v in SET_KWARGS.items()}
+        for key, value in self.module_kwargs.items():
+            kwargs[key] = kwargs.get(key, []) + list(value)
+        self.module_kwargs = kwargs
+        super().__init__()
+        self.started = time.monotonic()
+        self.lines: list[str] = []
+        for opt in self.positive_options:
+            if self.params[opt] < 1:
+                self.fail(f"{opt} must be 1 or more, got {self.params[opt]}")
+        try:
+            self.names = expand_names(self.params["prefix"], self.params["count"], self.params["names"],
+                                      self.params["name_width"])
+        except ValueError as exc:
+            self.fail(str(exc))
+
+    def progress(self, msg: str) -> None:
+        line = f"[{time.monotonic() - self.started:6.1f}s] {msg}"
+        self.lines.append(line)
+        if self.params["progress_file"]:
+            with open(self.params["progress_file"], "a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+
+    @property
+    def project_conn(self) -> Any:
+        if not hasattr(self, "_pconn"):
+            project = self.params["project"]
+            self._pconn = self.conn
+            if project:
+                found = self.conn.identity.find_project(project, ignore_missing=True)
+                if found is None:
+                    self.fail(f"project '{project}' not found; create it first (playbooks/tenants.yml)")
+                try:
+                    self._pconn = self.conn.connect_as_project(found.id)
+                    self._pconn.authorize()
+                except Exception as exc:  # noqa: BLE001 - keystoneauth raises several types
+                    self.fail(f"cannot act in project '{project}' as the user of cloud '{self.params['cloud']}': "
+                              f"{exc}. Give that user a role in the project (e.g. member).")
+        return self._pconn
+
+    def project_id(self) -> str:
+        return self.project_conn.current_project_id
+
+    def list_set(self) -> tuple[dict[str, dict], dict[str, list[str]]]:
+        """One listing of the project's servers; the set's servers by name, and duplicated names."""
+        import re
+
+        from ansible.module_utils.rentstack_bulk import index_servers
+
+        query: dict[str, Any] = {"details": True}
+        if self.params["prefix"]:
+            query["name"] = "^" + re.escape(self.params["prefix"]) + "-"
+        servers = [s.to_dict(computed=False) for s in self.project_conn.compute.servers(**query)]
+        return index_servers(servers, self.names)
+
+    def fail_on_duplicates(self, dupes: dict[str, list[str]]) -> None:
+        if dupes:
+            detail = "; ".join(f"{n}: {', '.join(ids)}" for n, ids in sorted(dupes.items()))
+            self.fail(f"several servers share a name of the set ({detail}); delete the extra ones by ID first")
