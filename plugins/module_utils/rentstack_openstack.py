@@ -167,7 +167,8 @@ class ServerSetModule(RentstackModule):
                 if found is None:
                     self.fail(f"project '{project}' not found; create it first (playbooks/tenants.yml)")
                 try:
-                    self._pconn = self.conn.connect_as_project(found.id)
+                    # A dict (id + domain_id) scopes by ID; a string would be taken as a name.
+                    self._pconn = self.conn.connect_as_project({"id": found.id, "domain_id": found.domain_id})
                     self._pconn.authorize()
                 except Exception as exc:  # noqa: BLE001 - keystoneauth raises several types
                     self.fail(f"cannot act in project '{project}' as the user of cloud '{self.params['cloud']}': "
