@@ -30,7 +30,9 @@ APT_PACKAGES := python3-venv podman runc debootstrap openssh-client git make chr
 APT_LISTS_MAX_AGE := 1440
 
 # Playbooks `make demo` runs, in order. Later stages append to this list.
-DEMO_PLAYBOOKS := playbooks/lab.yml
+# The main job end to end: lab, deploy (ends with verify), tenancy, a rental
+# request of VMs created and deleted (requests/example.yml), then the report.
+DEMO_PLAYBOOKS := playbooks/lab.yml playbooks/site.yml playbooks/tenants.yml playbooks/vms_create.yml playbooks/vms_delete.yml
 
 PYTEST_ARGS ?=
 # Empty or 0: the destructive lab test is skipped (with a reason).
@@ -93,9 +95,11 @@ lab-destroy: deps
 
 demo: deps
 	@cd $(ROOT) && for pb in $(DEMO_PLAYBOOKS); do \
-	  echo "demo: ansible-playbook $$pb"; \
-	  $(ANSIBLE_PLAYBOOK) "$$pb"; \
+	  echo "demo: ansible-playbook $$pb -e @requests/example.yml"; \
+	  $(ANSIBLE_PLAYBOOK) "$$pb" -e @requests/example.yml || exit 1; \
 	done
+	@cd $(ROOT) && echo "demo: capacity report" && \
+	  $(ANSIBLE_PLAYBOOK) -i inventory/lab/cloud.rentstack.yml playbooks/report.yml
 
 lint: venv
 	cd $(ROOT) && $(PYTEST) tests/lint $(PYTEST_ARGS)
