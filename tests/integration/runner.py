@@ -98,6 +98,7 @@ def _envvars() -> dict[str, str]:
 def _run(private_data_dir: Path | None, timeout: int = TIMEOUT, **kwargs: Any) -> Result:
     if private_data_dir is None:
         private_data_dir = Path(tempfile.mkdtemp(prefix="rentstack-runner-"))
+    private_data_dir.mkdir(parents=True, exist_ok=True)
     runner = ansible_runner.run(
         private_data_dir=str(private_data_dir),
         project_dir=str(REPO),
