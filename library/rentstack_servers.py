@@ -193,6 +193,7 @@ from ansible.module_utils.rentstack_bulk import (  # noqa: E402
     summarize,
 )
 from ansible.module_utils.rentstack_openstack import ServerSetModule  # noqa: E402
+from ansible.module_utils.rentstack_resources import flavor_disk_gb, placement_providers  # noqa: E402
 
 
 class ServersModule(ServerSetModule):
@@ -279,14 +280,9 @@ class ServersModule(ServerSetModule):
             self.check_placement(flavor, n)
 
     def check_placement(self, flavor: Any, n: int) -> None:
-        pl = self.conn.placement
-        providers = []
-        for rp in pl.resource_providers():
-            inv = {i.resource_class: i.to_dict(computed=False) for i in pl.resource_provider_inventories(rp)}
-            usage = pl.get(f"/resource_providers/{rp.id}/usages", microversion="1.9").json().get("usages", {})
-            providers.append({"name": rp.name, "inventories": inv, "usages": usage})
+        providers = placement_providers(self.conn)
         need = {"VCPU": flavor.vcpus, "MEMORY_MB": flavor.ram,
-                "DISK_GB": (flavor.disk or 0) + (flavor.ephemeral or 0) + (flavor.swap or 0) // 1024}
+                "DISK_GB": flavor_disk_gb({"disk": flavor.disk, "ephemeral": flavor.ephemeral, "swap": flavor.swap})}
         fit = placement_fit(need, providers)
         if fit < n:
             self.fail(f"request of {n} servers of flavor {flavor.name} does not fit the free capacity of the "

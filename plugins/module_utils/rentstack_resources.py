@@ -167,6 +167,17 @@ def build_inventory(raw: dict[str, Any], now: dt.datetime | None = None,
     return {"hosts": hosts, "groups": groups, "group_vars": group_vars}
 
 
+def placement_providers(conn: Any) -> list[dict[str, Any]]:
+    """Every resource provider with its inventories and usages (one listing,
+    then two requests per provider): the shape capacity() and placement_fit() read."""
+    providers = []
+    for rp in conn.placement.resource_providers():
+        inv = {i.resource_class: i.to_dict(computed=False) for i in conn.placement.resource_provider_inventories(rp)}
+        usages = conn.placement.get(f"/resource_providers/{rp.id}/usages", microversion="1.9").json().get("usages", {})
+        providers.append({"name": rp.name, "uuid": rp.id, "inventories": inv, "usages": usages})
+    return providers
+
+
 def collect(conn: Any, volume: bool = True) -> dict[str, Any]:
     """All listings build_inventory needs. The number of API requests depends
     on the number of projects and resource providers, never on servers."""
@@ -177,11 +188,7 @@ def collect(conn: Any, volume: bool = True) -> dict[str, Any]:
     images = [{"id": i.id, "name": i.name} for i in conn.image.images()]
     services = [s.to_dict(computed=False) for s in conn.compute.services()]
     hypervisors = [{"name": h.name, "host_ip": h.host_ip} for h in conn.compute.hypervisors(details=True)]
-    providers = []
-    for rp in conn.placement.resource_providers():
-        inv = {i.resource_class: i.to_dict(computed=False) for i in conn.placement.resource_provider_inventories(rp)}
-        usages = conn.placement.get(f"/resource_providers/{rp.id}/usages", microversion="1.9").json().get("usages", {})
-        providers.append({"name": rp.name, "uuid": rp.id, "inventories": inv, "usages": usages})
+    providers = placement_providers(conn)
     has_volume = volume and bool(conn.endpoint_for("block-storage") or conn.endpoint_for("volumev3")) \
         if hasattr(conn, "endpoint_for") else False
     quotas: dict[str, Any] = {}
