@@ -414,4 +414,31 @@ def test_fill_secrets_of_no_names_returns_the_current_secrets() -> None:
 
 
 def test_fill_secrets_is_registered_as_a_filter() -> None:
-    assert secrets_filter.FilterModule().filters() == {"fill_secrets": secrets_filter.fill_secrets}
+    assert secrets_filter.FilterModule().filters() == {
+        "fill_secrets": secrets_filter.fill_secrets, "fill_ssh_keys": secrets_filter.fill_ssh_keys,
+        "ssh_public_key": secrets_filter.ssh_public_key}
+
+
+# --- fill_ssh_keys / ssh_public_key ------------------------------------------------
+
+
+def test_fill_ssh_keys_generates_openssh_ed25519_keys_once() -> None:
+    first = secrets_filter.fill_ssh_keys({"admin": "kept"}, ["nova_migration_ssh_key"])
+    key = first["nova_migration_ssh_key"]
+    assert key.startswith("-----BEGIN OPENSSH PRIVATE KEY-----") and first["admin"] == "kept"
+    assert secrets_filter.fill_ssh_keys(first, ["nova_migration_ssh_key"]) == first
+    other = secrets_filter.fill_ssh_keys({}, ["nova_migration_ssh_key"])["nova_migration_ssh_key"]
+    assert other != key
+
+
+def test_ssh_public_key_matches_its_private_key() -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    key = secrets_filter.fill_ssh_keys({}, ["k"])["k"]
+    public = secrets_filter.ssh_public_key(key, "nova@rentstack")
+    kind, blob, comment = public.split(" ")
+    assert kind == "ssh-ed25519" and comment == "nova@rentstack"
+    loaded = serialization.load_ssh_public_key(f"{kind} {blob}".encode())
+    private = serialization.load_ssh_private_key(key.encode(), password=None)
+    assert loaded.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw) == \
+        private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
