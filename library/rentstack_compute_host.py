@@ -41,6 +41,12 @@ options:
     description: With state=drained, move instances off instead of failing.
     type: bool
     default: false
+  missing_ok:
+    description:
+      - With state=disabled, a host without a nova-compute service is not an error (nothing to do).
+        remove_compute.yml sets it so a re-run after the service was deleted succeeds.
+    type: bool
+    default: false
 requirements: [openstacksdk]
 author: rentstack
 """
@@ -88,6 +94,7 @@ class ComputeHostModule(RentstackModule):
         "state": {"type": "str", "choices": ["enabled", "disabled", "drained", "absent"], "required": True},
         "reason": {"type": "str", "default": "maintenance"},
         "migrate": {"type": "bool", "default": False},
+        "missing_ok": {"type": "bool", "default": False},
     }
 
     def service(self) -> Any:
@@ -100,6 +107,8 @@ class ComputeHostModule(RentstackModule):
 
     def set_status(self, svc: Any, enabled: bool) -> dict[str, Any]:
         if svc is None:
+            if self.params["missing_ok"] and not enabled:
+                return {"changed": False, "service": None}
             self.fail(f"no nova-compute service on host {self.params['host']}")
         want = "enabled" if enabled else "disabled"
         changed = svc.status != want or (not enabled and svc.disabled_reason != self.params["reason"])
