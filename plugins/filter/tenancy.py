@@ -21,19 +21,26 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) or (isinstance(value, str) and value.lstrip("-").isdigit())
 
 
+def _named(entries: list[dict[str, Any]], section: str, errors: list[str]) -> dict[str, dict[str, Any]]:
+    """Entries of one section by name; an entry without a name or a name listed twice is an error."""
+    named: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        name = entry.get("name")
+        if not name:
+            errors.append(f"{section}: an entry has no name: {entry}")
+        elif name in named:
+            errors.append(f"{section}: {name} is listed twice; keep one entry")
+        else:
+            named[name] = entry
+    return named
+
+
 def tenancy_errors(tenancy: dict[str, Any]) -> list[str]:
     """Problems of the tenancy file (domains, projects, users, assignments)."""
     errors: list[str] = []
     domains = {d["name"] if isinstance(d, dict) else d for d in tenancy.get("domains", [])} | {"Default", "default"}
-    projects = {}
-    for p in tenancy.get("projects", []):
-        name = p.get("name")
-        if not name:
-            errors.append(f"projects: an entry has no name: {p}")
-            continue
-        if name in projects:
-            errors.append(f"projects: {name} is listed twice; keep one entry")
-        projects[name] = p
+    projects = _named(tenancy.get("projects", []), "projects", errors)
+    for name, p in projects.items():
         if p.get("domain", "Default") not in domains:
             errors.append(f"project {name}: domain {p['domain']} is not declared under domains")
         for key, value in (p.get("quotas") or {}).items():
@@ -41,15 +48,8 @@ def tenancy_errors(tenancy: dict[str, Any]) -> list[str]:
                 errors.append(f"project {name}: quota '{key}' is unknown; use one of {', '.join(sorted(QUOTA_KEYS))}")
             elif not _is_int(value) or int(value) < -1:
                 errors.append(f"project {name}: quota {key} = {value!r} must be a whole number >= 0, or -1 for unlimited")
-    users = {}
-    for u in tenancy.get("users", []):
-        name = u.get("name")
-        if not name:
-            errors.append(f"users: an entry has no name: {u}")
-            continue
-        if name in users:
-            errors.append(f"users: {name} is listed twice; keep one entry")
-        users[name] = u
+    users = _named(tenancy.get("users", []), "users", errors)
+    for name, u in users.items():
         if u.get("default_project") and u["default_project"] not in projects:
             errors.append(f"user {name}: default_project {u['default_project']} is not defined under projects")
         if u.get("email") and "@" not in str(u["email"]):
