@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,19 @@ INVENTORY = REPO / "inventory" / "lab"
 # Longest a single playbook may take: a cold lab build (debootstrap ~80 s,
 # boot, SSH) stays far below this; a hung run fails instead of blocking CI.
 TIMEOUT = 1800
+# CI's job is killed at 90 minutes, and a killed job lands nothing. With
+# RENTSTACK_TIME_LIMIT_MIN set (.ci/run), no playbook may run past that many
+# minutes after this module was imported (pytest's collection): its timeout is
+# cut to what is left, so a hung or slow run fails as a test, in time.
+_IMPORTED = time.monotonic()
+
+
+def _bounded(timeout: int) -> int:
+    limit = os.environ.get("RENTSTACK_TIME_LIMIT_MIN")
+    if not limit:
+        return timeout
+    left = float(limit) * 60 - (time.monotonic() - _IMPORTED)
+    return max(30, min(timeout, int(left)))
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|\x1b\]8;;[^\x1b]*\x1b\\")
 
 
@@ -63,6 +77,11 @@ class Result:
     def host_results(self, event: str = "runner_on_ok") -> dict[str, dict[str, Any]]:
         """The module result (res) of each host for one event type (last one wins)."""
         return {e["event_data"]["host"]: e["event_data"].get("res", {}) for e in self.task_events(event)}
+
+    def module_result(self, key: str) -> dict[str, Any]:
+        """The result of the last task that returned `key` (e.g. a rentstack module's `summary`), else {}."""
+        found = [e["event_data"].get("res", {}) for e in self.task_events("runner_on_ok", "runner_on_failed")]
+        return next((res for res in reversed(found) if key in res), {})
 
     def failure_messages(self) -> list[str]:
         """Every msg of a failed or unreachable task, including failed loop items."""
@@ -105,7 +124,7 @@ def _run(private_data_dir: Path | None, timeout: int = TIMEOUT, **kwargs: Any) -
         inventory=str(INVENTORY),
         envvars=_envvars(),
         quiet=True,
-        timeout=timeout,
+        timeout=_bounded(timeout),
         **kwargs,
     )
     stdout = _ANSI.sub("", runner.stdout.read()) if runner.stdout else ""

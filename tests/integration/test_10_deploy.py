@@ -18,7 +18,6 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from runner import REPO, Result, run_playbook  # noqa: E402
 
-from conftest import DEPLOY_TIMEOUT  # noqa: E402
 
 SECRETS = REPO / "inventory" / "lab" / "group_vars" / "all" / "secrets.yml"
 
@@ -36,11 +35,6 @@ def test_second_site_run_changes_nothing(site_again: Result) -> None:
     assert site_again.rc == 0, site_again.explain(120)
     changed = {host: n for host, n in site_again.per_host("changed").items() if n and host != "localhost"}
     assert changed == {}, f"second run changed {changed}\n" + site_again.explain(120)
-
-
-def test_check_mode_runs(site_again: Result, tmp_path: Path) -> None:
-    result = run_playbook("playbooks/site.yml", tmp_path, timeout=DEPLOY_TIMEOUT, cmdline="--check --skip-tags verify,bootstrap_cloud")
-    assert result.rc == 0, result.explain(120)
 
 
 def test_no_secret_in_any_output(site_first: Result, site_again: Result) -> None:

@@ -11,9 +11,11 @@ import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from browser import chromium, horizon_login  # noqa: E402
 from runner import REPO, Result, run_playbook  # noqa: E402
 
 SECRETS = REPO / "inventory" / "lab" / "group_vars" / "all" / "secrets.yml"
+HORIZON = "http://10.89.10.11/horizon"
 
 
 def test_tenants_apply_then_change_nothing(tenants: Result, tmp_path: Path) -> None:
@@ -59,9 +61,10 @@ def test_bad_flavor_is_refused_before_any_change(site_first: Result, tmp_path: P
 
 
 def test_access_scenario_by_logging_in_as_each_user(tenants: Result, flavors: Result, tmp_path: Path) -> None:
-    """VM-A1, VM-A2, VM-B1; admin sees all, admin-a sees A1+A2, user-x A1 only, user-y B1 only."""
+    """VM-A1, VM-A2, VM-B1; admin sees all, admin-a sees A1+A2, user-x A1 only (API and dashboard), user-y B1 only."""
     import openstack
     from openstack import exceptions
+    from selenium.webdriver.support.ui import WebDriverWait
 
     vms = {"A1": "VM-A1", "A2": "VM-A2", "B1": "VM-B1"}
     for project, name in vms.items():
@@ -81,25 +84,38 @@ def test_access_scenario_by_logging_in_as_each_user(tenants: Result, flavors: Re
     def seen(conn) -> set[str]:  # noqa: ANN001
         return {s.name.rsplit("-", 1)[0] for s in conn.compute.servers()}
 
-    all_names = {s.name.rsplit("-", 1)[0] for s in admin.compute.servers(all_projects=True)}
-    assert set(vms.values()) <= all_names
-    assert seen(login("admin-a", "A1")) | seen(login("admin-a", "A2")) == {"VM-A1", "VM-A2"}
-    assert seen(login("user-x", "A1")) == {"VM-A1"}
-    assert seen(login("user-y", "B1")) == {"VM-B1"}
-    # user-x cannot scope to A2 or B1 at all, nor act on their VMs.
-    for project in ("A2", "B1"):
-        with pytest.raises(exceptions.HttpException):
-            login("user-x", project).authorize()
-    x = login("user-x", "A1")
-    a2 = next(s for s in admin.compute.servers(all_projects=True) if s.name.startswith("VM-A2"))
-    with pytest.raises(exceptions.ResourceNotFound):
-        x.compute.stop_server(a2.id)
-    # Nobody but admin holds the admin role.
-    admin_role = admin.identity.find_role("admin")
-    holders = {a.user["id"] for a in admin.identity.role_assignments(role_id=admin_role.id) if a.user}
-    assert {admin.identity.get_user(u).name for u in holders} == {"admin"}
-    for project, name in vms.items():
-        deleted = run_playbook("playbooks/vms_delete.yml", tmp_path / f"del-{project}", extravars={"rental_request": {
-            "requester": "test", "project": project, "menu": "m1.nano", "os": "rentstack-guest", "count": 1,
-            "prefix": name}})
-        assert deleted.rc == 0, deleted.explain()
+    try:
+        all_names = {s.name.rsplit("-", 1)[0] for s in admin.compute.servers(all_projects=True)}
+        assert set(vms.values()) <= all_names
+        assert seen(login("admin-a", "A1")) | seen(login("admin-a", "A2")) == {"VM-A1", "VM-A2"}
+        assert seen(login("user-x", "A1")) == {"VM-A1"}
+        assert seen(login("user-y", "B1")) == {"VM-B1"}
+        # user-x cannot scope to A2 or B1 at all, nor act on their VMs.
+        for project in ("A2", "B1"):
+            with pytest.raises(exceptions.HttpException):
+                login("user-x", project).authorize()
+        x = login("user-x", "A1")
+        a2 = next(s for s in admin.compute.servers(all_projects=True) if s.name.startswith("VM-A2"))
+        with pytest.raises(exceptions.ResourceNotFound):
+            x.compute.stop_server(a2.id)
+        # Nobody but admin holds the admin role.
+        admin_role = admin.identity.find_role("admin")
+        holders = {a.user["id"] for a in admin.identity.role_assignments(role_id=admin_role.id) if a.user}
+        assert {admin.identity.get_user(u).name for u in holders} == {"admin"}
+        # The same through the dashboard, in a real browser: user X's instances page.
+        driver = chromium()
+        try:
+            horizon_login(driver, HORIZON, "user-x", secrets["user_user-x"])
+            driver.get(f"{HORIZON}/project/instances/")
+            WebDriverWait(driver, 60).until(lambda d: "VM-A1" in d.page_source or "No items" in d.page_source)
+            driver.save_screenshot(str(tmp_path / "horizon-user-x-instances.png"))
+            page = driver.page_source
+            assert "VM-A1" in page and "VM-A2" not in page and "VM-B1" not in page
+        finally:
+            driver.quit()
+    finally:
+        for project, name in vms.items():
+            deleted = run_playbook("playbooks/vms_delete.yml", tmp_path / f"del-{project}", extravars={
+                "rental_request": {"requester": "test", "project": project, "menu": "m1.nano",
+                                   "os": "rentstack-guest", "count": 1, "prefix": name}})
+            assert deleted.rc == 0, deleted.explain()

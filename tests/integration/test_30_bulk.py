@@ -37,7 +37,7 @@ def created(tenants: Result, flavors: Result, tmp_path_factory: pytest.TempPathF
 
 def test_one_operation_creates_all(created: Result) -> None:
     assert created.rc == 0, created.explain(100)
-    result = next(r for r in created.host_results().values() if "summary" in r)
+    result = created.module_result("summary")
     assert result["summary"]["active"] == COUNT and result["summary"]["failed"] == 0
     assert all(len(s["floating_ips"]) == 1 for s in result["servers"])
     # Progress was shown while it ran, not only at the end.
@@ -54,7 +54,7 @@ def test_bulk_action_reaches_target(created: Result, tmp_path: Path, action: str
     result = run_playbook("playbooks/vms_action.yml", tmp_path,
                           extravars={"rental_request": REQUEST, "vms_action": action})
     assert result.rc == 0, result.explain()
-    summary = next(r for r in result.host_results().values() if "summary" in r)["summary"]
+    summary = result.module_result("summary")["summary"]
     assert summary["acted"] == COUNT and summary["failed"] == 0
 
 
@@ -71,6 +71,6 @@ def test_over_quota_creates_nothing(created: Result, tmp_path: Path) -> None:
 def test_one_operation_deletes_all_without_leaks(created: Result, tmp_path: Path) -> None:
     result = run_playbook("playbooks/vms_delete.yml", tmp_path, extravars={"rental_request": REQUEST})
     assert result.rc == 0, result.explain()
-    freed = next(r for r in result.host_results().values() if "freed" in r)["freed"]
+    freed = result.module_result("freed")["freed"]
     assert len(freed["servers"]) == COUNT and len(freed["floating_ips"]) == COUNT
     assert leftovers() == {"servers": [], "ports": [], "floating_ips": []}
