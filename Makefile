@@ -9,7 +9,8 @@
 #   make unit         unit tests (no lab needed)
 #   make integration  integration tests against the lab (root + podman)
 #   make test         deps + lint + unit + integration in ONE pytest run
-#   make bench        run bench/*.py (see bench/README.md)
+#   make bench        the benchmarks, then docs/benchmarks.md (bench/README.md;
+#                     destroys and redeploys the lab: bench/deploy.py)
 #
 # Set RENTSTACK_DESTRUCTIVE=1 to also run the test that destroys and rebuilds
 # the lab (CI does, see .ci/run); never on a lab other people are using.
@@ -35,6 +36,8 @@ APT_LISTS_MAX_AGE := 1440
 DEMO_PLAYBOOKS := playbooks/lab.yml playbooks/site.yml playbooks/tenants.yml playbooks/vms_create.yml playbooks/vms_delete.yml
 
 PYTEST_ARGS ?=
+# VMs per bulk benchmark (the report's test uses 100).
+BENCH_COUNT ?= 100
 # Empty or 0: the destructive lab test is skipped (with a reason).
 RENTSTACK_DESTRUCTIVE ?=
 
@@ -115,6 +118,9 @@ test: deps
 	cd $(ROOT) && $(PYTEST) tests/lint tests/unit tests/integration $(PYTEST_ARGS)
 
 bench: venv
-	@cd $(ROOT) && shopt -s nullglob && scripts=(bench/*.py) && \
-	if [ $${#scripts[@]} -eq 0 ]; then echo "bench: nothing to run yet (see bench/README.md)"; exit 0; fi; \
-	for s in "$${scripts[@]}"; do echo "bench: $$s"; $(VENV)/bin/python "$$s"; done
+	cd $(ROOT) && $(VENV)/bin/python bench/deploy.py --cache warm
+	cd $(ROOT) && $(ANSIBLE_PLAYBOOK) playbooks/tenants.yml && $(ANSIBLE_PLAYBOOK) playbooks/flavors.yml
+	cd $(ROOT) && $(VENV)/bin/python bench/bulk_compare.py --count $(BENCH_COUNT)
+	cd $(ROOT) && $(VENV)/bin/python bench/bulk_rounds.py --count $(BENCH_COUNT)
+	cd $(ROOT) && $(VENV)/bin/python bench/add_compute.py
+	cd $(ROOT) && $(VENV)/bin/python bench/_render.py

@@ -1,0 +1,219 @@
+"""Create and delete N VMs four ways on the same cloud, side by side: success, wall time, leaks.
+
+Methods (each creates N servers of one flavor in one project, then deletes them):
+
+- ``rentstack_servers``: ``playbooks/vms_create.yml`` / ``vms_delete.yml`` with a rental request
+  (our module: bounded concurrency, one listing per poll, retries).
+- ``osc_serial_loop``: a shell loop of ``openstack server create`` (no ``--wait``, like the report's
+  ``nova boot`` loop, its working method), then a loop of ``openstack server delete``.
+- ``nova_multi_create``: one ``openstack server create --min N --max N`` (Nova multi-create), then one
+  ``openstack server delete`` naming every server.
+- ``openstack_cloud_server_loop``: a playbook looping ``openstack.cloud.server`` (``wait: true``, how it is
+  usually written), then the same loop with ``state: absent``.
+
+Create time runs from the start of the command until every server of the set is ACTIVE or ERROR
+(followed by one server listing every 3 s for the methods that return before that); delete time until
+none is left. After each delete the project's ports and floating IPs are listed: anything left is a leak.
+Needs the deployed lab with tenants.yml and flavors.yml applied (project vm100, its quotas and flavor).
+
+    .venv/bin/python bench/bulk_compare.py [--count 100] [--methods a,b]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from _common import REPO, connect, run, say, this_command, write_result
+
+PROJECT = "vm100"
+FLAVOR = "1cpu.1gbmem.0disk"
+IMAGE = "rentstack-guest"
+NETWORK = "selfservice"
+POLL = 3.0
+
+
+class Bench:
+    """One benchmark run: a cloud entry scoped to the project for the CLI methods, and the result rows."""
+
+    def __init__(self, count: int, timeout: int) -> None:
+        self.count = count
+        self.timeout = timeout
+        self.conn = connect(PROJECT)
+        self.project_id = self.conn.current_project_id
+        self.tmp = Path(tempfile.mkdtemp(prefix="rentstack-bench-"))
+        os.chmod(self.tmp, 0o700)
+        self.clouds_file = self._clouds_file()
+
+    def _clouds_file(self) -> Path:
+        """A private clouds.yaml: the lab's entries plus `bench-vm100`, the admin user scoped to the project."""
+        clouds = yaml.safe_load(Path("/etc/openstack/clouds.yaml").read_text())
+        entry = json.loads(json.dumps(clouds["clouds"]["rentstack"]))
+        entry["auth"]["project_name"] = PROJECT
+        clouds["clouds"]["bench-vm100"] = entry
+        path = self.tmp / "clouds.yaml"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            yaml.safe_dump(clouds, out)
+        return path
+
+    def cli(self, script: str) -> list[str]:
+        """A bash command run with the private clouds.yaml (the password never appears on a command line)."""
+        return ["bash", "-c", f"export OS_CLIENT_CONFIG_FILE={shlex.quote(str(self.clouds_file))}\n{script}"]
+
+    # -- observation -------------------------------------------------------------------------------
+
+    def servers(self, prefix: str) -> list[Any]:
+        return [s for s in self.conn.compute.servers(project_id=self.project_id) if s.name.startswith(prefix + "-")]
+
+    def wait(self, prefix: str, done: Callable[[list[Any]], bool], started: float) -> float:
+        """Poll one listing at a time until `done(servers)`; return seconds since `started`."""
+        while True:
+            servers = self.servers(prefix)
+            if done(servers):
+                return time.monotonic() - started
+            if time.monotonic() - started > self.timeout:
+                say(f"  timeout: {len(servers)} servers of {prefix} still listed")
+                return time.monotonic() - started
+            time.sleep(POLL)
+
+    def settled(self, servers: list[Any]) -> bool:
+        return len(servers) >= self.count and all(s.status in ("ACTIVE", "ERROR") for s in servers)
+
+    def leaks(self) -> dict[str, int]:
+        """Ports of deleted servers (compute-owned, device gone) and floating IPs left in the project."""
+        alive = {s.id for s in self.conn.compute.servers(project_id=self.project_id)}
+        ports = [p for p in self.conn.network.ports(project_id=self.project_id)
+                 if (p.device_owner or "").startswith("compute:") and p.device_id not in alive]
+        fips = list(self.conn.network.ips(project_id=self.project_id))
+        return {"ports": len(ports), "floating_ips": len(fips)}
+
+    def check_empty(self) -> None:
+        left = list(self.conn.compute.servers(project_id=self.project_id))
+        if left:
+            raise SystemExit(f"project {PROJECT} has {len(left)} servers already (e.g. {left[0].name}); "
+                             "delete them first: the benchmark needs its quota")
+
+    # -- one method --------------------------------------------------------------------------------
+
+    def measure(self, method: str, prefix: str, create: list[str], delete: Callable[[], list[str]]) -> dict[str, Any]:
+        say(f"{method}: creating {self.count} servers {prefix}-*")
+        started = time.monotonic()
+        _, out = run(create, timeout=self.timeout, check=False)
+        create_s = self.wait(prefix, self.settled, started)
+        servers = self.servers(prefix)
+        active = sum(s.status == "ACTIVE" for s in servers)
+        errors = sorted({(s.fault or {}).get("message", "?") for s in servers if s.status == "ERROR"})
+        say(f"{method}: {active}/{self.count} ACTIVE in {create_s:.0f}s; deleting")
+        started = time.monotonic()
+        run(delete(), timeout=self.timeout, check=False)
+        delete_s = self.wait(prefix, lambda s: not s, started)
+        gone = self.count - len(self.servers(prefix))
+        # Leftovers of a method are removed before the next one runs (and counted as its leaks first).
+        leaks = self.leaks()
+        self.cleanup(prefix)
+        say(f"{method}: {gone}/{self.count} deleted in {delete_s:.0f}s; leaks {leaks}")
+        return {
+            "method": method, "count": self.count, "active": active, "create_seconds": round(create_s, 1),
+            "deleted": gone, "delete_seconds": round(delete_s, 1), "leaked_ports": leaks["ports"],
+            "leaked_floating_ips": leaks["floating_ips"], "errors": errors[:5],
+            "create_output_tail": out.splitlines()[-3:],
+        }
+
+    def cleanup(self, prefix: str) -> None:
+        for server in self.servers(prefix):
+            self.conn.compute.delete_server(server, force=False)
+        self.wait(prefix, lambda s: not s, time.monotonic())
+        alive = {s.id for s in self.conn.compute.servers(project_id=self.project_id)}
+        for port in self.conn.network.ports(project_id=self.project_id):
+            if (port.device_owner or "").startswith("compute:") and port.device_id not in alive:
+                self.conn.network.delete_port(port)
+        for fip in self.conn.network.ips(project_id=self.project_id):
+            self.conn.network.delete_ip(fip)
+
+    # -- the four methods --------------------------------------------------------------------------
+
+    def rentstack_servers(self) -> dict[str, Any]:
+        request = self.tmp / "request.yml"
+        request.write_text(yaml.safe_dump({"rental_request": {
+            "requester": "bench", "project": PROJECT, "menu": FLAVOR, "os": IMAGE,
+            "count": self.count, "prefix": "bench-rs", "floating_ip": False}}))
+        return self.measure(
+            "rentstack_servers", "bench-rs",
+            ["ansible-playbook", "playbooks/vms_create.yml", "-e", f"@{request}"],
+            lambda: ["ansible-playbook", "playbooks/vms_delete.yml", "-e", f"@{request}"])
+
+    def osc_serial_loop(self) -> dict[str, Any]:
+        names = " ".join(f"bench-osc-{i:03d}" for i in range(1, self.count + 1))
+        create = (f"for n in {names}; do openstack --os-cloud bench-vm100 server create --flavor {FLAVOR} "
+                  f"--image {IMAGE} --network {NETWORK} -f value -c id $n || true; done")
+        delete = f"for n in {names}; do openstack --os-cloud bench-vm100 server delete $n || true; done"
+        return self.measure("osc_serial_loop", "bench-osc", self.cli(create), lambda: self.cli(delete))
+
+    def nova_multi_create(self) -> dict[str, Any]:
+        create = (f"openstack --os-cloud bench-vm100 server create --flavor {FLAVOR} --image {IMAGE} "
+                  f"--network {NETWORK} --min {self.count} --max {self.count} -f value -c id bench-multi")
+
+        def delete() -> list[str]:
+            ids = " ".join(s.id for s in self.servers("bench-multi"))
+            return self.cli(f"openstack --os-cloud bench-vm100 server delete {ids}")
+
+        return self.measure("nova_multi_create", "bench-multi", self.cli(create), delete)
+
+    def openstack_cloud_server_loop(self) -> dict[str, Any]:
+        playbook = str(REPO / "bench" / "playbooks" / "cloud_server_loop.yml")
+        args = ["-e", f"bench_count={self.count}", "-e", "bench_prefix=bench-occ", "-e", f"bench_flavor={FLAVOR}",
+                "-e", f"bench_image={IMAGE}", "-e", f"bench_network={NETWORK}"]
+        env = f"export OS_CLIENT_CONFIG_FILE={shlex.quote(str(self.clouds_file))}; "
+        return self.measure(
+            "openstack_cloud_server_loop", "bench-occ",
+            ["bash", "-c", env + shlex.join(["ansible-playbook", playbook, *args])],
+            lambda: ["bash", "-c", env + shlex.join(["ansible-playbook", playbook, *args, "-e", "bench_state=absent"])])
+
+
+METHODS = ["rentstack_servers", "osc_serial_loop", "nova_multi_create", "openstack_cloud_server_loop"]
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Ratios against the report's working method (the serial loop)."""
+    base = next((r for r in rows if r["method"] == "osc_serial_loop"), None)
+    if not base:
+        return {}
+    return {
+        r["method"]: {
+            "create_time_vs_serial_loop": round(r["create_seconds"] / base["create_seconds"], 2),
+            "delete_time_vs_serial_loop": round(r["delete_seconds"] / base["delete_seconds"], 2),
+        }
+        for r in rows
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=100)
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated, from: " + ", ".join(METHODS))
+    parser.add_argument("--timeout", type=int, default=3600, help="seconds per create or delete phase")
+    args = parser.parse_args()
+    bench = Bench(args.count, args.timeout)
+    bench.check_empty()
+    rows = []
+    for method in args.methods.split(","):
+        if method not in METHODS:
+            raise SystemExit(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+        rows.append(getattr(bench, method)())
+    write_result(
+        "bulk_compare",
+        f"create then delete {args.count} servers (flavor {FLAVOR}, no floating IP) in project {PROJECT}, four ways",
+        this_command(), rows, ratios=summarize(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""The report's bulk test (000, §5.1) with our playbooks: N VMs with floating IPs, three rounds.
+
+Each round: one `vms_create.yml` run creates N VMs (flavor 1cpu.1gbmem.0disk, one floating IP each) in
+project vm100, one `vms_delete.yml` run deletes them, then the project's servers, ports and floating IPs
+are listed (leftovers are leaks). The first round also re-runs the create (must be changed=0), applies
+stop / start / hard reboot to all N, and submits an over-quota request (130 VMs) that must fail before
+creating anything. Needs the deployed lab with tenants.yml and flavors.yml applied.
+
+    .venv/bin/python bench/bulk_rounds.py [--count 100] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from _common import REPO, connect, say, this_command, write_result
+
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+from apicount import count_requests  # noqa: E402
+from runner import Result, run_playbook  # noqa: E402
+
+PROJECT = "vm100"
+REQUEST = {"requester": "bench", "project": PROJECT, "menu": "1cpu.1gbmem.0disk", "os": "rentstack-guest",
+           "prefix": "vm100", "floating_ip": True}
+TIMEOUT = 3600
+
+
+def listing(conn: Any, project_id: str) -> dict[str, int]:
+    """What the project holds now: servers, compute ports, floating IPs (listed, not assumed)."""
+    return {
+        "servers": len(list(conn.compute.servers(project_id=project_id))),
+        "ports": sum((p.device_owner or "").startswith("compute:") for p in conn.network.ports(project_id=project_id)),
+        "floating_ips": len(list(conn.network.ips(project_id=project_id))),
+    }
+
+
+def playbook(name: str, work: Path, request: dict[str, Any], **extra: Any) -> Result:
+    return run_playbook(f"playbooks/{name}", Path(tempfile.mkdtemp(dir=work)),
+                        extravars={"rental_request": request, **extra}, timeout=TIMEOUT)
+
+
+def first_round_extras(work: Path, request: dict[str, Any], conn: Any, project_id: str) -> dict[str, Any]:
+    """Re-run, bulk actions and the over-quota request, on the round's N running VMs."""
+    extras: dict[str, Any] = {"inventory_requests_with_the_set": count_requests(connect())}
+    say(f"  inventory refresh with {request['count']} more VMs: {extras['inventory_requests_with_the_set']} requests")
+    again = playbook("vms_create.yml", work, request)
+    extras["rerun_changed"] = sum(again.per_host("changed").values())
+    say(f"  rerun: rc={again.rc} changed={extras['rerun_changed']}")
+    for action in ("stop", "start", "reboot_hard"):
+        result = playbook("vms_action.yml", work, request, vms_action=action)
+        summary = result.module_result("summary").get("summary", {})
+        extras[action] = {"rc": result.rc, "acted": summary.get("acted"), "failed": summary.get("failed"),
+                          "seconds": summary.get("elapsed_seconds")}
+        say(f"  {action}: {extras[action]}")
+    before = listing(conn, project_id)
+    over = playbook("vms_create.yml", work, dict(request, prefix="vm100-over", count=130, floating_ip=False))
+    extras["over_quota"] = {"rc": over.rc, "message": " ".join(over.failure_messages())[:600],
+                            "servers_before": before["servers"], "servers_after": listing(conn, project_id)["servers"]}
+    say(f"  over quota: rc={over.rc}, servers {before['servers']} -> {extras['over_quota']['servers_after']}")
+    return extras
+
+
+def one_round(number: int, count: int, work: Path, conn: Any, project_id: str) -> dict[str, Any]:
+    request = dict(REQUEST, count=count)
+    say(f"round {number}: creating {count} VMs with floating IPs")
+    created = playbook("vms_create.yml", work, request)
+    result = created.module_result("summary")
+    servers = result.get("servers", [])
+    row: dict[str, Any] = {
+        "round": number, "count": count, "create_rc": created.rc,
+        "active": result.get("summary", {}).get("active"),
+        "with_floating_ip": sum(len(s.get("floating_ips", [])) == 1 for s in servers),
+        "create_seconds": result.get("summary", {}).get("elapsed_seconds"),
+        "retried": sum(s.get("attempts", 1) > 1 for s in servers),
+    }
+    say(f"  created: {row}")
+    if number == 1:
+        row.update(first_round_extras(work, request, conn, project_id))
+    deleted = playbook("vms_delete.yml", work, request)
+    freed = deleted.module_result("freed")
+    row.update({
+        "delete_rc": deleted.rc,
+        "freed_servers": len(freed.get("freed", {}).get("servers", [])),
+        "freed_floating_ips": len(freed.get("freed", {}).get("floating_ips", [])),
+        "freed_ports": len(freed.get("freed", {}).get("ports", [])),
+        "delete_seconds": freed.get("summary", {}).get("elapsed_seconds"),
+        "left_after_delete": listing(conn, project_id),
+    })
+    say(f"  deleted: freed {row['freed_servers']} servers, {row['freed_floating_ips']} floating IPs; "
+        f"left {row['left_after_delete']}")
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    conn = connect(PROJECT)
+    project_id = conn.current_project_id
+    if listing(conn, project_id)["servers"]:
+        raise SystemExit(f"project {PROJECT} is not empty: delete its servers first")
+    work = Path(tempfile.mkdtemp(prefix="rentstack-bench-rounds-"))
+    baseline = count_requests(connect())
+    say(f"inventory refresh before the rounds: {baseline} requests")
+    rows = [one_round(n, args.count, work, conn, project_id) for n in range(1, args.rounds + 1)]
+    write_result(
+        "bulk_rounds",
+        f"{args.rounds} rounds of: create {args.count} VMs with floating IPs in one operation, delete them in one "
+        "operation, list leftovers (round 1 also: rerun, stop/start/hard reboot, over-quota request)",
+        this_command(), rows, inventory_requests_before=baseline)
+
+
+if __name__ == "__main__":
+    main()

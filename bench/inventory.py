@@ -1,0 +1,137 @@
+"""Build the inventory of the same cloud two ways, side by side: time and API requests.
+
+- ``rentstack``: our plugin (``inventory/lab/cloud.rentstack.yml``): compute hosts with Placement
+  capacity, instances with flavor/addresses/state, projects with quota limits and usage.
+- ``openstack.cloud.openstack``: the collection's inventory plugin (servers only, one paginated
+  listing, ``all_projects: true``, ``expand_hostvars: false``), the usual alternative.
+
+Each source is loaded by Ansible's own InventoryManager in this process, ``--repeat`` times with the
+cache flushed, counting every keystoneauth request (authentication and discovery included); then our
+plugin's cached refresh (inventory cache warm, no request expected) is timed the same way. Wall times
+of ``ansible-inventory --list`` as a subprocess are recorded too (what an operator waits for).
+Needs the deployed lab; run it with N instances present (bench/bulk_rounds.py leaves none, so this
+script can create a set first: ``--create 100``).
+
+    .venv/bin/python bench/inventory.py [--create 100] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import REPO, VENV_BIN, connect, run, say, this_command, write_result
+
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+from runner import run_playbook  # noqa: E402
+
+OURS = REPO / "inventory" / "lab" / "cloud.rentstack.yml"
+THEIRS_TEXT = """\
+plugin: openstack.cloud.openstack
+only_clouds: [rentstack]
+all_projects: true
+expand_hostvars: false
+fail_on_errors: true
+"""
+REQUEST = {"requester": "bench", "project": "vm100", "menu": "1cpu.1gbmem.0disk", "os": "rentstack-guest",
+           "prefix": "bench-inv", "floating_ip": False}
+
+
+class Counter:
+    """Counts keystoneauth requests while active (every openstacksdk call goes through Session.request)."""
+
+    def __init__(self) -> None:
+        from keystoneauth1 import session as ks_session  # noqa: PLC0415
+
+        self._session = ks_session.Session
+        self._original = ks_session.Session.request
+        self.count = 0
+
+    def __enter__(self) -> Counter:
+        original = self._original
+        counter = self
+
+        def counting(session: Any, *args: Any, **kwargs: Any) -> Any:
+            counter.count += 1
+            return original(session, *args, **kwargs)
+
+        self._session.request = counting
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._session.request = self._original
+
+
+def load(source: Path, cache: bool) -> tuple[float, int, int]:
+    """Parse one inventory source in-process: (seconds, requests, hosts)."""
+    from ansible.parsing.dataloader import DataLoader  # noqa: PLC0415
+    from ansible.plugins.loader import init_plugin_loader  # noqa: PLC0415
+    from ansible.inventory.manager import InventoryManager  # noqa: PLC0415
+
+    init_plugin_loader()
+    started = time.monotonic()
+    with Counter() as counter:
+        inventory = InventoryManager(loader=DataLoader(), sources=[str(source)], cache=cache)
+    elapsed = time.monotonic() - started
+    return elapsed, counter.count, len(inventory.get_hosts())
+
+
+def measure(name: str, source: Path, repeat: int, cache: bool) -> dict[str, Any]:
+    runs = [load(source, cache) for _ in range(repeat)]
+    wall = [run([str(VENV_BIN / "ansible-inventory"), "-i", str(source), "--list"]
+                + ([] if cache else ["--flush-cache"]))[0] for _ in range(repeat)]
+    row = {
+        "method": name, "cached": cache,
+        "seconds_median": round(statistics.median(r[0] for r in runs), 3),
+        "seconds_all": [round(r[0], 3) for r in runs],
+        "requests": sorted({r[1] for r in runs}),
+        "hosts": runs[-1][2],
+        "ansible_inventory_wall_seconds_median": round(statistics.median(wall), 2),
+    }
+    say(f"{name}{' (cached)' if cache else ''}: {row}")
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--create", type=int, default=0, help="create this many VMs in vm100 first, delete after")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="rentstack-bench-inv-"))
+    theirs = work / "servers.openstack.yml"
+    theirs.write_text(THEIRS_TEXT)
+    request = dict(REQUEST, count=args.create)
+    if args.create:
+        say(f"creating {args.create} VMs in vm100")
+        made = run_playbook("playbooks/vms_create.yml", work / "create", extravars={"rental_request": request},
+                            timeout=3600)
+        if made.rc != 0:
+            raise SystemExit(made.explain())
+    try:
+        instances = len(list(connect().compute.servers(all_projects=True)))
+        say(f"{instances} instances in the cloud")
+        rows = [measure("rentstack", OURS, args.repeat, cache=False),
+                measure("openstack.cloud.openstack", theirs, args.repeat, cache=False),
+                measure("rentstack", OURS, args.repeat, cache=True)]
+    finally:
+        if args.create:
+            run_playbook("playbooks/vms_delete.yml", work / "delete", extravars={"rental_request": request},
+                         timeout=3600)
+    ours, theirs_row = rows[0], rows[1]
+    write_result(
+        "inventory",
+        f"build the inventory of the lab cloud with {instances} instances: rentstack plugin (hosts, instances, "
+        "projects) vs openstack.cloud.openstack (servers only); in-process InventoryManager, cache flushed, "
+        f"median of {args.repeat}",
+        this_command(), rows, instances=instances,
+        ratios={"time_rentstack_vs_openstack_cloud": round(ours["seconds_median"] / theirs_row["seconds_median"], 2),
+                "cached_refresh_seconds": rows[2]["seconds_median"]})
+
+
+if __name__ == "__main__":
+    main()
