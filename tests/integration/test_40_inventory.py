@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from selenium.webdriver.common.by import By
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from apicount import count_requests  # noqa: E402
+from browser import chromium  # noqa: E402
 from runner import REPO, Result, _envvars, run_playbook  # noqa: E402
 
 INVENTORY = REPO / "inventory" / "lab" / "cloud.rentstack.yml"
@@ -101,6 +105,21 @@ def test_report_covers_table_5_9(populated: None, tmp_path: Path) -> None:
         assert col in projects[0]
     html = (report_dir / "report.html").read_text()
     assert "<script" not in html and "http" not in html.split("<body>")[1][:200]
+    # The page as an operator sees it: opened from disk in headless Chromium (no network needed).
+    driver = chromium()
+    try:
+        driver.get((report_dir / "report.html").as_uri())
+        text = driver.find_element(By.TAG_NAME, "body").text
+        shot = tmp_path / "report.png"
+        driver.save_screenshot(str(shot))
+    finally:
+        driver.quit()
+    for name in ("cmp1", "cmp2", "A1", "B1"):
+        assert name in text, f"{name} not shown on the rendered report"
+    assert shot.stat().st_size > 10_000
+    # RENTSTACK_SCREENSHOT_DIR=docs/img keeps it (docs/img/report.png is made that way).
+    if os.environ.get("RENTSTACK_SCREENSHOT_DIR"):
+        shutil.copy(shot, Path(os.environ["RENTSTACK_SCREENSHOT_DIR"]) / "report.png")
 
 
 def test_unknown_cloud_is_a_clear_error(tmp_path: Path) -> None:
