@@ -57,18 +57,28 @@ def say(msg: str) -> None:
 
 
 def git_commit() -> str:
-    """The commit the benchmark ran from (with -dirty when the tree has changes)."""
+    """The commit the benchmark ran from (with -dirty when the tree has changes); see STARTED_AT_COMMIT."""
     proc = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True, text=True,
                           check=False)
     return proc.stdout.strip() or "unknown"
 
 
+STARTED_AT_COMMIT = git_commit()
+
+
 def lab_size() -> dict[str, Any]:
     """Hosts per group of the lab inventory and the machine the lab ran on."""
-    hosts = yaml.safe_load((REPO / "inventory" / "lab" / "hosts.yml").read_text())["all"]["children"]
+    def groups(node: dict[str, Any]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for name, child in (node.get("children") or {}).items():
+            found[name] = child or {}
+            found.update(groups(child or {}))
+        return found
+
+    found = groups(yaml.safe_load((REPO / "inventory" / "lab" / "hosts.yml").read_text())["all"])
     size: dict[str, Any] = {}
     for group in ("controller", "compute"):
-        size[group] = len((hosts.get(group) or {}).get("hosts") or {})
+        size[group] = len((found.get(group) or {}).get("hosts") or {})
     with open("/proc/meminfo", encoding="ascii") as meminfo:
         mem_kb = int(meminfo.readline().split()[1])
     size["machine"] = f"{os.cpu_count()} cores, {round(mem_kb / 1048576)} GiB"
@@ -83,7 +93,7 @@ def write_result(name: str, benchmark: str, command: str, rows: list[dict[str, A
         "benchmark": benchmark,
         "command": command,
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "commit": git_commit(),
+        "commit": STARTED_AT_COMMIT,
         "lab": lab_size(),
         "rows": rows,
         **extra,
