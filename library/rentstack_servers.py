@@ -397,7 +397,8 @@ class ServersModule(ServerSetModule):
         if self.params["floating_ip"]:
             self.attach_floating_ips(done, res)
         final, _ = self.list_set()
-        records = [self.record(n, final.get(n), builds.get(n, Build(n))) for n in self.names]
+        floating = self.floating_by_server() if self.params["floating_ip"] else {}
+        records = [self.record(n, final.get(n), builds.get(n, Build(n)), floating) for n in self.names]
         summary = summarize(records, len(self.names), created, rebuilt, time.monotonic() - self.started)
         self.progress(f"done: {summary['active']}/{len(self.names)} active, {summary['failed']} failed, "
                       f"{created} create requests in {summary['elapsed_seconds']}s")
@@ -433,12 +434,31 @@ class ServersModule(ServerSetModule):
             list(pool.map(attach, sorted(need)))
         self.progress(f"floating IPs attached to {len(need)} servers")
 
+    def floating_by_server(self) -> dict[str, list[str]]:
+        """Floating addresses per server ID, from Neutron (two list calls).
+
+        Nova's server record learns a new floating IP only when its network info cache is refreshed
+        (an external event from Neutron, seconds to minutes later on a busy cloud), so right after
+        attaching, its `addresses` still lack them: Neutron is the source of truth here.
+        """
+        c = self.project_conn
+        pid = self.project_id()
+        device_of = {p.id: p.device_id for p in c.network.ports(project_id=pid)}
+        found: dict[str, list[str]] = {}
+        for fip in c.network.ips(project_id=pid):
+            if fip.port_id in device_of:
+                found.setdefault(device_of[fip.port_id], []).append(fip.floating_ip_address)
+        return found
+
     @staticmethod
-    def record(name: str, srv: dict | None, build: Build) -> dict[str, Any]:
+    def record(name: str, srv: dict | None, build: Build, floating_ips: dict[str, list[str]] | None = None
+               ) -> dict[str, Any]:
         fixed, floating = addresses(srv or {})
+        server_id = (srv or {}).get("id") or build.server_id
+        floating = sorted(set(floating) | set((floating_ips or {}).get(server_id, [])))
         return {
             "name": name,
-            "id": (srv or {}).get("id") or build.server_id,
+            "id": server_id,
             "status": (srv or {}).get("status") or ("ERROR" if build.fault else "MISSING"),
             "host": (srv or {}).get("compute_host"),
             "fixed_ips": fixed,
