@@ -28,6 +28,7 @@ from typing import Any
 from _common import REPO, VENV_BIN, connect, run, say, this_command, write_result
 
 sys.path.insert(0, str(REPO / "tests" / "integration"))
+from apicount import RequestCounter  # noqa: E402
 from runner import run_playbook  # noqa: E402
 
 OURS = REPO / "inventory" / "lab" / "cloud.rentstack.yml"
@@ -42,31 +43,6 @@ REQUEST = {"requester": "bench", "project": "vm100", "menu": "1cpu.1gbmem.0disk"
            "prefix": "bench-inv", "floating_ip": False}
 
 
-class Counter:
-    """Counts keystoneauth requests while active (every openstacksdk call goes through Session.request)."""
-
-    def __init__(self) -> None:
-        from keystoneauth1 import session as ks_session  # noqa: PLC0415
-
-        self._session = ks_session.Session
-        self._original = ks_session.Session.request
-        self.count = 0
-
-    def __enter__(self) -> Counter:
-        original = self._original
-        counter = self
-
-        def counting(session: Any, *args: Any, **kwargs: Any) -> Any:
-            counter.count += 1
-            return original(session, *args, **kwargs)
-
-        self._session.request = counting
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._session.request = self._original
-
-
 def load(source: Path, cache: bool) -> tuple[float, int, int]:
     """Parse one inventory source in-process: (seconds, requests, hosts)."""
     from ansible.parsing.dataloader import DataLoader  # noqa: PLC0415
@@ -75,7 +51,7 @@ def load(source: Path, cache: bool) -> tuple[float, int, int]:
 
     init_plugin_loader()
     started = time.monotonic()
-    with Counter() as counter:
+    with RequestCounter() as counter:
         inventory = InventoryManager(loader=DataLoader(), sources=[str(source)], cache=cache)
     elapsed = time.monotonic() - started
     return elapsed, counter.count, len(inventory.get_hosts())

@@ -1,5 +1,5 @@
-"""Count the HTTP requests the inventory plugin's collection makes (tests/integration/test_40_inventory.py,
-bench/bulk_rounds.py): every keystoneauth session request is counted while `collect()` runs."""
+"""Count the HTTP requests openstacksdk makes (tests/integration/test_40_inventory.py, bench/bulk_rounds.py,
+bench/inventory.py): every keystoneauth session request is counted while a RequestCounter is active."""
 
 from __future__ import annotations
 
@@ -10,21 +10,35 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "module_utils"))
 
 
+class RequestCounter:
+    """Counts keystoneauth requests while active (every openstacksdk call goes through Session.request)."""
+
+    def __init__(self) -> None:
+        from keystoneauth1 import session as ks_session
+
+        self._session = ks_session.Session
+        self._original = ks_session.Session.request
+        self.count = 0
+
+    def __enter__(self) -> RequestCounter:
+        original = self._original
+        counter = self
+
+        def counting(session: Any, *args: Any, **kwargs: Any) -> Any:
+            counter.count += 1
+            return original(session, *args, **kwargs)
+
+        self._session.request = counting
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._session.request = self._original
+
+
 def count_requests(conn: Any) -> int:
     """Requests made by one inventory refresh (rentstack_resources.collect) on this connection."""
-    from keystoneauth1 import session as ks_session
     from rentstack_resources import collect
 
-    calls = {"n": 0}
-    original = ks_session.Session.request
-
-    def counting(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-        calls["n"] += 1
-        return original(self, *args, **kwargs)
-
-    ks_session.Session.request = counting
-    try:
+    with RequestCounter() as counter:
         collect(conn)
-    finally:
-        ks_session.Session.request = original
-    return calls["n"]
+    return counter.count
