@@ -19,12 +19,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 VENV_BIN = Path(sys.executable).parent
 CLOUD = os.environ.get("RENTSTACK_BENCH_CLOUD", "rentstack")
+# The integration tests' helpers (runner, apicount) serve the benchmarks too.
+sys.path.insert(0, str(REPO / "tests" / "integration"))
 
 
 def env() -> dict[str, str]:
@@ -68,17 +69,9 @@ STARTED_AT_COMMIT = git_commit()
 
 def lab_size() -> dict[str, Any]:
     """Hosts per group of the lab inventory and the machine the lab ran on."""
-    def groups(node: dict[str, Any]) -> dict[str, Any]:
-        found: dict[str, Any] = {}
-        for name, child in (node.get("children") or {}).items():
-            found[name] = child or {}
-            found.update(groups(child or {}))
-        return found
+    from runner import inventory_group_hosts  # tests/integration, on sys.path (see top)
 
-    found = groups(yaml.safe_load((REPO / "inventory" / "lab" / "hosts.yml").read_text())["all"])
-    size: dict[str, Any] = {}
-    for group in ("controller", "compute"):
-        size[group] = len((found.get(group) or {}).get("hosts") or {})
+    size: dict[str, Any] = {group: len(inventory_group_hosts(group)) for group in ("controller", "compute")}
     with open("/proc/meminfo", encoding="ascii") as meminfo:
         mem_kb = int(meminfo.readline().split()[1])
     size["machine"] = f"{os.cpu_count()} cores, {round(mem_kb / 1048576)} GiB"

@@ -394,10 +394,8 @@ class ServersModule(ServerSetModule):
                               f"queued {len(queue)}, failed {len(failed)}, retried {len(retry_ids)}")
         finally:
             pool.shutdown(wait=True)
-        if self.params["floating_ip"]:
-            self.attach_floating_ips(done, res)
+        floating = self.attach_floating_ips(done, res) if self.params["floating_ip"] else {}
         final, _ = self.list_set()
-        floating = self.floating_by_server() if self.params["floating_ip"] else {}
         records = [self.record(n, final.get(n), builds.get(n, Build(n)), floating) for n in self.names]
         summary = summarize(records, len(self.names), created, rebuilt, time.monotonic() - self.started)
         self.progress(f"done: {summary['active']}/{len(self.names)} active, {summary['failed']} failed, "
@@ -410,32 +408,8 @@ class ServersModule(ServerSetModule):
                                        + "; ".join(bad), **result, progress=self.lines)
         return result
 
-    def attach_floating_ips(self, done: dict[str, dict], res: dict[str, Any]) -> None:
-        """One floating IP per ACTIVE server of the set that has none."""
-        c = self.project_conn
-        pid = self.project_id()
-        need = {n: s for n, s in done.items() if not addresses(s)[1]}
-        if not need:
-            return
-        by_device = {}
-        for port in c.network.ports(project_id=pid):
-            if (port.device_owner or "").startswith("compute:"):
-                by_device.setdefault(port.device_id, port)
-        mine = {f.port_id for f in c.network.ips(project_id=pid) if f.port_id}
-
-        def attach(name: str) -> None:
-            port = by_device.get(need[name]["id"])
-            if port is None or port.id in mine:
-                return
-            c.network.create_ip(floating_network_id=res["fip_network"].id, port_id=port.id,
-                                description=f"{self.set_tag} server:{name}")
-
-        with ThreadPoolExecutor(max_workers=self.params["api_workers"]) as pool:
-            list(pool.map(attach, sorted(need)))
-        self.progress(f"floating IPs attached to {len(need)} servers")
-
-    def floating_by_server(self) -> dict[str, list[str]]:
-        """Floating addresses per server ID, from Neutron (two list calls).
+    def neutron_floating(self) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        """The project's server ports by server ID, and floating addresses by server ID (two list calls).
 
         Nova's server record learns a new floating IP only when its network info cache is refreshed
         (an external event from Neutron, seconds to minutes later on a busy cloud), so right after
@@ -443,12 +417,37 @@ class ServersModule(ServerSetModule):
         """
         c = self.project_conn
         pid = self.project_id()
-        device_of = {p.id: p.device_id for p in c.network.ports(project_id=pid)}
-        found: dict[str, list[str]] = {}
+        port_of_server: dict[str, Any] = {}
+        server_of_port: dict[str, str] = {}
+        for port in c.network.ports(project_id=pid):
+            if (port.device_owner or "").startswith("compute:"):
+                port_of_server.setdefault(port.device_id, port)
+                server_of_port[port.id] = port.device_id
+        floating: dict[str, list[str]] = {}
         for fip in c.network.ips(project_id=pid):
-            if fip.port_id in device_of:
-                found.setdefault(device_of[fip.port_id], []).append(fip.floating_ip_address)
-        return found
+            if fip.port_id in server_of_port:
+                floating.setdefault(server_of_port[fip.port_id], []).append(fip.floating_ip_address)
+        return port_of_server, floating
+
+    def attach_floating_ips(self, done: dict[str, dict], res: dict[str, Any]) -> dict[str, list[str]]:
+        """One floating IP per ACTIVE server of the set that has none; floating addresses by server ID."""
+        c = self.project_conn
+        port_of_server, floating = self.neutron_floating()
+        need = sorted(n for n, s in done.items() if s["id"] not in floating and s["id"] in port_of_server)
+
+        def attach(name: str) -> tuple[str, str]:
+            server_id = done[name]["id"]
+            fip = c.network.create_ip(floating_network_id=res["fip_network"].id,
+                                      port_id=port_of_server[server_id].id,
+                                      description=f"{self.set_tag} server:{name}")
+            return server_id, fip.floating_ip_address
+
+        if need:
+            with ThreadPoolExecutor(max_workers=self.params["api_workers"]) as pool:
+                for server_id, address in pool.map(attach, need):
+                    floating.setdefault(server_id, []).append(address)
+            self.progress(f"floating IPs attached to {len(need)} servers")
+        return floating
 
     @staticmethod
     def record(name: str, srv: dict | None, build: Build, floating_ips: dict[str, list[str]] | None = None

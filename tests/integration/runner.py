@@ -166,17 +166,31 @@ def run_module(
     return _run(private_data_dir, module=module, module_args=module_args, host_pattern=host_pattern)
 
 
-def inventory_lab_hosts() -> dict[str, int]:
-    """{host: lab_index} of every host under group `lab` in inventory/lab/hosts.yml."""
-    data = yaml.safe_load((INVENTORY / "hosts.yml").read_text())
+def inventory_group_hosts(group: str, inventory: Path = INVENTORY) -> dict[str, dict[str, Any]]:
+    """{host: its variables} of every host under `group` (at any depth) in <inventory>/hosts.yml."""
+    data = yaml.safe_load((inventory / "hosts.yml").read_text())
 
-    def walk(group: dict[str, Any]) -> dict[str, int]:
-        found = {name: int((hv or {})["lab_index"]) for name, hv in (group.get("hosts") or {}).items()}
-        for child in (group.get("children") or {}).values():
-            found.update(walk(child or {}))
+    def hosts_of(node: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        found = {name: hv or {} for name, hv in (node.get("hosts") or {}).items()}
+        for child in (node.get("children") or {}).values():
+            found.update(hosts_of(child or {}))
         return found
 
-    return walk(data["all"]["children"]["lab"])
+    def find(node: dict[str, Any]) -> dict[str, Any] | None:
+        for name, child in (node.get("children") or {}).items():
+            if name == group:
+                return child or {}
+            sub = find(child or {})
+            if sub is not None:
+                return sub
+        return None
+
+    return hosts_of(find(data["all"]) or {})
+
+
+def inventory_lab_hosts() -> dict[str, int]:
+    """{host: lab_index} of every host under group `lab` in inventory/lab/hosts.yml."""
+    return {name: int(hv["lab_index"]) for name, hv in inventory_group_hosts("lab").items()}
 
 
 def lab_settings() -> dict[str, Any]:
