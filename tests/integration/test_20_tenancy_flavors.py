@@ -91,8 +91,9 @@ def test_access_scenario_by_logging_in_as_each_user(tenants: Result, flavors: Re
         assert seen(login("user-x", "A1")) == {"VM-A1"}
         assert seen(login("user-y", "B1")) == {"VM-B1"}
         # user-x cannot scope to A2 or B1 at all, nor act on their VMs.
+        # (openstacksdk's authorize() re-raises keystoneauth's 401 as a bare SDKException.)
         for project in ("A2", "B1"):
-            with pytest.raises(exceptions.HttpException):
+            with pytest.raises(exceptions.SDKException, match="HTTP 401"):
                 login("user-x", project).authorize()
         x = login("user-x", "A1")
         a2 = next(s for s in admin.compute.servers(all_projects=True) if s.name.startswith("VM-A2"))
