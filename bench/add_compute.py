@@ -14,15 +14,13 @@ import argparse
 import datetime as dt
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from _common import REPO, connect, say, this_command, write_result
 from deploy import archive_dir
 
-sys.path.insert(0, str(REPO / "tests" / "integration"))
-from runner import Result, run_playbook  # noqa: E402
+from runner import Result, run_playbook
 
 CANARY_TASK = "Boot the verification guest on this host"
 

@@ -12,16 +12,14 @@ creating anything. Needs the deployed lab with tenants.yml and flavors.yml appli
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from _common import REPO, connect, say, this_command, write_result
+from _common import connect, say, this_command, write_result
 
-sys.path.insert(0, str(REPO / "tests" / "integration"))
-from apicount import count_requests  # noqa: E402
-from runner import Result, run_playbook  # noqa: E402
+from apicount import count_requests
+from runner import Result, run_playbook
 
 PROJECT = "vm100"
 REQUEST = {"requester": "bench", "project": PROJECT, "menu": "1cpu.1gbmem.0disk", "os": "rentstack-guest",

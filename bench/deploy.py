@@ -12,26 +12,21 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-from _common import REPO, say, this_command, write_result
+from _common import say, this_command, write_result
 
-sys.path.insert(0, str(REPO / "tests" / "integration"))
-from runner import Result, run_playbook  # noqa: E402
+from runner import Result, lab_settings, run_playbook
 
 TIMEOUT = 5400
 
 
 def archive_dir() -> Path:
     """The shared apt archive of the lab hosts (role lab's lab_apt_cache_dir, as the lab inventory sets it)."""
-    settings = yaml.safe_load((REPO / "roles" / "lab" / "defaults" / "main.yml").read_text())
-    settings.update(yaml.safe_load((REPO / "inventory" / "lab" / "group_vars" / "all" / "lab.yml").read_text()) or {})
-    return Path(settings["lab_apt_cache_dir"])
+    return Path(lab_settings()["lab_apt_cache_dir"])
 
 
 def timed(playbook: str, work: Path, **kwargs: Any) -> tuple[float, Result]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,9 +26,8 @@ from typing import Any
 
 from _common import REPO, VENV_BIN, connect, run, say, this_command, write_result
 
-sys.path.insert(0, str(REPO / "tests" / "integration"))
-from apicount import RequestCounter  # noqa: E402
-from runner import run_playbook  # noqa: E402
+from apicount import RequestCounter
+from runner import run_playbook
 
 OURS = REPO / "inventory" / "lab" / "cloud.rentstack.yml"
 THEIRS_TEXT = """\
