@@ -85,6 +85,8 @@ from typing import Any  # noqa: E402
 from ansible.module_utils.rentstack_openstack import RentstackModule  # noqa: E402
 
 SETTLED = {"ACTIVE", "SHUTOFF", "ERROR", "PAUSED", "SUSPENDED"}
+# States Nova migrates from: live (ACTIVE, PAUSED) or cold (ACTIVE, SHUTOFF).
+MOVABLE = {"ACTIVE", "PAUSED", "SHUTOFF"}
 
 
 class ComputeHostModule(RentstackModule):
@@ -129,49 +131,91 @@ class ComputeHostModule(RentstackModule):
             self.fail(f"{len(servers)} instances remain on {self.params['host']}: "
                       + ", ".join(f"{r['name']} ({r['status']})" for r in remaining[:20])
                       + ". Set migrate=true to move them off, or delete them.", remaining=remaining)
+        stuck = [s for s in servers if s.status not in MOVABLE]
+        if stuck:
+            self.fail(f"{len(stuck)} instances on {self.params['host']} cannot be migrated in their state: "
+                      + ", ".join(f"{s.name} {s.id} ({s.status})" for s in stuck[:20])
+                      + ". Nova migrates ACTIVE, PAUSED and SHUTOFF instances only: delete them, or bring them to"
+                      " one of those states, then run again. Nothing was migrated.", remaining=remaining)
         if self.check_mode:
             return {"changed": True, "migrated": [], "remaining": remaining}
         svc = self.service()
         if svc is not None and svc.status != "disabled":
             self.set_status(svc, enabled=False)
         moved: dict[str, str] = {}
-        for s in servers:
-            if s.status == "ACTIVE":
-                try:
-                    self.conn.compute.live_migrate_server(s, host=None, block_migration="auto")
-                    moved[s.id] = "live"
-                    continue
-                except Exception as exc:  # noqa: BLE001 - fall back to a cold migration
-                    self.log(f"live migration of {s.name} refused ({exc}); migrating cold")
-            self.conn.compute.migrate_server(s)
-            moved[s.id] = "cold"
-        deadline = time.monotonic() + self.params["timeout"]
-        while True:
-            pending = []
-            for s in self.conn.compute.servers(details=True, all_projects=True):
-                if s.id not in moved:
-                    continue
-                if s.status == "VERIFY_RESIZE":
-                    self.conn.compute.confirm_server_resize(s)
-                    pending.append(s.id)
-                elif s.status not in SETTLED or s.task_state or s.compute_host == self.params["host"]:
-                    if s.status == "ERROR" and s.compute_host == self.params["host"]:
-                        self.fail(f"migrating {s.name} failed: {(s.fault or {}).get('message')}")
-                    if s.status == "ACTIVE" and not s.task_state and s.compute_host == self.params["host"] \
-                            and moved[s.id] == "live":
-                        # Live migration ended without moving it (rolled back): go cold.
-                        self.conn.compute.migrate_server(s)
-                        moved[s.id] = "cold"
-                    pending.append(s.id)
-            if not pending:
+        # A pass moves what is on the host now; anything that landed meanwhile (a build scheduled before
+        # the service was disabled) is caught by the next pass.
+        for _ in range(3):
+            servers = self.servers_on_host()
+            if not servers:
                 break
-            if time.monotonic() > deadline:
-                self.fail(f"timed out with {len(pending)} instances still migrating off {self.params['host']}")
-            time.sleep(5)
+            for srv in servers:
+                moved[srv.id] = self.start_migration(srv)
+            self.wait_migrated(moved)
+        else:
+            left = self.servers_on_host()
+            if left:
+                self.fail(f"instances keep arriving on {self.params['host']}: "
+                          + ", ".join(f"{s.name} {s.id}" for s in left[:20]))
         final = {s.id: s for s in self.conn.compute.servers(details=True, all_projects=True) if s.id in moved}
         migrated = [{"name": final[i].name, "id": i, "how": how, "host": final[i].compute_host,
                      "status": final[i].status} for i, how in moved.items() if i in final]
         return {"changed": True, "migrated": migrated, "remaining": []}
+
+    def start_migration(self, srv: Any) -> str:
+        """Live-migrate ACTIVE/PAUSED instances (scheduler picks the host), cold-migrate SHUTOFF ones."""
+        if srv.status in ("ACTIVE", "PAUSED"):
+            try:
+                self.conn.compute.live_migrate_server(srv, host=None, block_migration="auto")
+                return "live"
+            except Exception as exc:  # noqa: BLE001 - fall back to a cold migration
+                if srv.status == "PAUSED":
+                    self.fail(f"live migration of paused {srv.name} refused ({exc}); unpause it and run again")
+                self.log(f"live migration of {srv.name} refused ({exc}); migrating cold")
+        self.conn.compute.migrate_server(srv)
+        return "cold"
+
+    def wait_migrated(self, moved: dict[str, str]) -> None:
+        """Poll one server listing until every moved instance is settled on another host.
+
+        Nova sets the task state synchronously when it accepts a migration, so an instance back to no
+        task state on this host means the migration ended without moving it (rolled back): a live one
+        is retried cold, a cold one fails with Nova's fault.
+        """
+        host = self.params["host"]
+        confirmed: set[str] = set()
+        deadline = time.monotonic() + self.params["timeout"]
+        while True:
+            pending = []
+            for srv in self.conn.compute.servers(details=True, all_projects=True):
+                if srv.id not in moved:
+                    continue
+                fault = (srv.fault or {}).get("message")
+                if srv.status == "VERIFY_RESIZE":
+                    if srv.id not in confirmed:
+                        self.conn.compute.confirm_server_resize(srv)
+                        confirmed.add(srv.id)
+                    pending.append(srv.id)
+                elif srv.status == "ERROR":
+                    self.fail(f"migrating {srv.name} {srv.id} off {host} failed, it is in ERROR on "
+                              f"{srv.compute_host}: {fault}")
+                elif srv.status not in SETTLED or srv.task_state:
+                    pending.append(srv.id)
+                elif srv.compute_host == host:
+                    if moved[srv.id] != "live":
+                        self.fail(f"cold migration of {srv.name} {srv.id} ended with it still on {host}: "
+                                  f"{fault or 'no other host accepted it (nova-scheduler log)'}")
+                    self.log(f"live migration of {srv.name} rolled back ({fault}); migrating cold")
+                    self.conn.compute.migrate_server(srv)
+                    moved[srv.id] = "cold"
+                    pending.append(srv.id)
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                self.fail(f"timed out with {len(pending)} instances still migrating off {host}: "
+                          + ", ".join(pending[:20]))
+            self.log(f"migrating off {host}: {len(moved) - len(pending)} done, {len(pending)} left")
+            time.sleep(5)
 
     def absent(self) -> dict[str, Any]:
         svc = self.service()
@@ -182,10 +226,33 @@ class ComputeHostModule(RentstackModule):
             self.fail(f"instances remain on {self.params['host']}; drain it first (state=drained, migrate=true)")
         if not self.check_mode:
             if svc is not None:
-                self.conn.compute.delete_service(svc, ignore_missing=True)
+                self.delete_service(svc)
             for rp in rps:
                 self.conn.placement.delete_resource_provider(rp, ignore_missing=True)
         return {"changed": True, "service": None}
+
+    def delete_service(self, svc: Any) -> None:
+        """Delete the service record; Nova refuses (409) while its DB still counts instances on the host.
+
+        Nova counts every non-deleted instance row whose host is this one, which can include instances
+        the server listing above did not show yet (a migration finishing). Retry for a minute, then
+        fail naming what the API lists on the host.
+        """
+        from openstack import exceptions
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                self.conn.compute.delete_service(svc, ignore_missing=True)
+                return
+            except exceptions.ConflictException as exc:
+                if time.monotonic() > deadline:
+                    listed = ", ".join(f"{s.name} {s.id} ({s.status}/{s.task_state})"
+                                       for s in self.servers_on_host()) or "none listed by the API"
+                    self.fail(f"Nova refuses to delete the compute service of {self.params['host']}: {exc}. "
+                              f"Instances on the host: {listed}. Migrate or delete them "
+                              "(state=drained, migrate=true), then run again.")
+                time.sleep(5)
 
     def run(self) -> dict[str, Any]:
         state = self.params["state"]
