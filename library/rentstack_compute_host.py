@@ -104,7 +104,7 @@ class ComputeHostModule(RentstackModule):
         return found[0] if found else None
 
     def servers_on_host(self) -> list[Any]:
-        return [s for s in self.conn.compute.servers(details=True, all_projects=True, host=self.params["host"])
+        return [s for s in self.conn.compute.servers(details=True, all_projects=True, compute_host=self.params["host"])
                 if s.compute_host == self.params["host"]]
 
     def set_status(self, svc: Any, enabled: bool) -> dict[str, Any]:

@@ -51,9 +51,12 @@ class FakeCompute:
         self.live_refused = live_refused
 
     def servers(self, **query: Any) -> list[SimpleNamespace]:
+        # openstacksdk's name for Nova's `host` filter is compute_host; an unknown name (host=) makes the
+        # SDK filter client-side on a missing attribute and return nothing (the bug this guards).
+        assert set(query) <= {"details", "all_projects", "compute_host"}, query
         current = self.listings[0] if len(self.listings) == 1 else self.listings.pop(0)
-        if "host" in query:
-            return [s for s in current if s.compute_host == query["host"]]
+        if "compute_host" in query:
+            return [s for s in current if s.compute_host == query["compute_host"]]
         return current
 
     def live_migrate_server(self, server: Any, **_: Any) -> None:
