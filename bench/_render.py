@@ -80,9 +80,12 @@ def section(name: str, data: dict[str, Any]) -> list[str]:
     rows = data.get("rows") or []
     if rows:
         lines += table(rows) + [""]
-    if data.get("ratios"):
+    ratios = data.get("ratios") or {}
+    if ratios and all(isinstance(r, dict) for r in ratios.values()):
         lines += ["Ratios (this method's time / the serial loop's time, same run):", ""]
-        lines += table([{"method": m, **r} for m, r in data["ratios"].items()]) + [""]
+        lines += table([{"method": m, **r} for m, r in ratios.items()]) + [""]
+    elif ratios:
+        lines += ["Ratios (same run):", ""] + [f"- {k}: {v}" for k, v in ratios.items()] + [""]
     if rows and all("create_seconds" in r and "method" in r for r in rows):
         lines += [bar_chart(name, rows, "method", ["create_seconds", "delete_seconds"]), ""]
     if data.get("notes"):
