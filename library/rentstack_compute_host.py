@@ -146,18 +146,15 @@ class ComputeHostModule(RentstackModule):
         # A pass moves what is on the host now; anything that landed meanwhile (a build scheduled before
         # the service was disabled) is caught by the next pass.
         for _ in range(3):
+            for srv in servers:
+                moved[srv.id] = self.start_migration(srv)
+            final = self.wait_migrated(moved)
             servers = self.servers_on_host()
             if not servers:
                 break
-            for srv in servers:
-                moved[srv.id] = self.start_migration(srv)
-            self.wait_migrated(moved)
         else:
-            left = self.servers_on_host()
-            if left:
-                self.fail(f"instances keep arriving on {self.params['host']}: "
-                          + ", ".join(f"{s.name} {s.id}" for s in left[:20]))
-        final = {s.id: s for s in self.conn.compute.servers(details=True, all_projects=True) if s.id in moved}
+            self.fail(f"instances keep arriving on {self.params['host']}: "
+                      + ", ".join(f"{s.name} {s.id}" for s in servers[:20]))
         migrated = [{"name": final[i].name, "id": i, "how": how, "host": final[i].compute_host,
                      "status": final[i].status} for i, how in moved.items() if i in final]
         return {"changed": True, "migrated": migrated, "remaining": []}
@@ -175,8 +172,8 @@ class ComputeHostModule(RentstackModule):
         self.conn.compute.migrate_server(srv)
         return "cold"
 
-    def wait_migrated(self, moved: dict[str, str]) -> None:
-        """Poll one server listing until every moved instance is settled on another host.
+    def wait_migrated(self, moved: dict[str, str]) -> dict[str, Any]:
+        """Poll one server listing until every moved instance is settled on another host; return them by ID.
 
         Nova sets the task state synchronously when it accepts a migration, so an instance back to no
         task state on this host means the migration ended without moving it (rolled back): a live one
@@ -187,9 +184,9 @@ class ComputeHostModule(RentstackModule):
         deadline = time.monotonic() + self.params["timeout"]
         while True:
             pending = []
-            for srv in self.conn.compute.servers(details=True, all_projects=True):
-                if srv.id not in moved:
-                    continue
+            seen = {srv.id: srv for srv in self.conn.compute.servers(details=True, all_projects=True)
+                    if srv.id in moved}
+            for srv in seen.values():
                 fault = (srv.fault or {}).get("message")
                 if srv.status == "VERIFY_RESIZE":
                     if srv.id not in confirmed:
@@ -210,7 +207,7 @@ class ComputeHostModule(RentstackModule):
                     moved[srv.id] = "cold"
                     pending.append(srv.id)
             if not pending:
-                return
+                return seen
             if time.monotonic() > deadline:
                 self.fail(f"timed out with {len(pending)} instances still migrating off {host}: "
                           + ", ".join(pending[:20]))

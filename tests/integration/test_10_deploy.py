@@ -68,7 +68,6 @@ def test_every_service_is_up(site_first: Result) -> None:
     assert set(compute) <= {a.host.split(".")[0] for a in agents if a.agent_type == "OVN Controller agent"}
 
 
-
 def test_service_users_hold_the_service_role(site_first: Result) -> None:
     """2025.1 policies reserve service-to-service calls (Nova binding ports in Neutron for a live migration)
     for the `service` role: each service user has it, with `admin`, in the service project."""
@@ -83,6 +82,7 @@ def test_service_users_hold_the_service_role(site_first: Result) -> None:
         held.setdefault(users.get(a.user["id"], a.user["id"]), set()).add(roles[a.role["id"]])
     for user in ("glance", "placement", "nova", "neutron"):
         assert {"admin", "service"} <= held.get(user, set()), (user, held)
+
 
 @pytest.mark.parametrize(
     ("extravars", "expected"),
