@@ -41,6 +41,13 @@ options:
     description: Read volume quotas when the cloud has a block-storage endpoint.
     type: bool
     default: true
+  api_workers:
+    description:
+      - API requests issued at the same time while building the inventory (the
+        servers listing, the per-provider and the per-project requests). The
+        requests made are the same whatever this is; 1 makes them one by one.
+    type: int
+    default: 8
 """
 
 EXAMPLES = r"""
@@ -99,6 +106,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def parse(self, inventory, loader, path, cache=True):  # noqa: ANN001, ANN201 - Ansible's signature
         super().parse(inventory, loader, path, cache)
         self._read_config_data(path)
+        if self.get_option("api_workers") < 1:
+            raise AnsibleParserError(f"rentstack inventory {path}: api_workers must be 1 or more "
+                                     f"(got {self.get_option('api_workers')}); 8 is the default")
         cache_key = self.get_cache_key(path)
         use_cache = self.get_option("cache") and cache
         update_cache = self.get_option("cache") and not cache
@@ -111,7 +121,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if data is None:
             conn = self._connect(self.get_option("cloud"))
             try:
-                raw = collect(conn, volume=self.get_option("include_volume_quotas"))
+                raw = collect(conn, volume=self.get_option("include_volume_quotas"),
+                              workers=self.get_option("api_workers"))
             except Exception as exc:  # noqa: BLE001 - report the API's answer, not a traceback
                 raise AnsibleParserError(f"rentstack inventory: reading cloud '{self.get_option('cloud')}' failed: "
                                          f"{type(exc).__name__}: {exc}") from None

@@ -4,6 +4,7 @@ bench/inventory.py): every keystoneauth session request is counted while a Reque
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ class RequestCounter:
 
         self._session = ks_session.Session
         self._original = ks_session.Session.request
+        self._lock = threading.Lock()
         self.count = 0
 
     def __enter__(self) -> RequestCounter:
@@ -25,7 +27,8 @@ class RequestCounter:
         counter = self
 
         def counting(session: Any, *args: Any, **kwargs: Any) -> Any:
-            counter.count += 1
+            with counter._lock:  # collect() requests from several threads
+                counter.count += 1
             return original(session, *args, **kwargs)
 
         self._session.request = counting
