@@ -6,17 +6,18 @@ are listed (leftovers are leaks). The first round also re-runs the create (must 
 stop / start / hard reboot to all N, and submits an over-quota request (130 VMs) that must fail before
 creating anything. Needs the deployed lab with tenants.yml and flavors.yml applied.
 
-    .venv/bin/python bench/bulk_rounds.py [--count 100] [--rounds 3] [--no-actions]
+    .venv/bin/python bench/bulk_rounds.py [--count 100] [--rounds 3] [--no-actions] [--inventory-bench]
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from _common import connect, say, this_command, write_result
+from _common import REPO, connect, run, say, this_command, write_result
 
 from apicount import count_requests
 from runner import Result, run_playbook
@@ -42,9 +43,15 @@ def playbook(name: str, work: Path, request: dict[str, Any], **extra: Any) -> Re
 
 
 def first_round_extras(work: Path, request: dict[str, Any], conn: Any, project_id: str,
-                       actions: bool) -> dict[str, Any]:
-    """Re-run, bulk actions (unless actions is false) and the over-quota request, on the round's N running VMs."""
+                       actions: bool, inventory_bench: bool) -> dict[str, Any]:
+    """Re-run, bulk actions (unless actions is false) and the over-quota request, on the round's N running VMs;
+    with inventory_bench, first bench/inventory.py on them (a fresh interpreter: it writes inventory.json)."""
     extras: dict[str, Any] = {"inventory_requests_with_the_set": count_requests(connect())}
+    if inventory_bench:
+        seconds, out = run([sys.executable, str(REPO / "bench" / "inventory.py"), "--repeat", "5"], timeout=1800,
+                           check=False)
+        extras["inventory_bench"] = {"seconds": round(seconds), "last_line": (out.strip().splitlines() or [""])[-1]}
+        say(f"  bench/inventory.py: {extras['inventory_bench']}")
     say(f"  inventory refresh with {request['count']} more VMs: {extras['inventory_requests_with_the_set']} requests")
     again = playbook("vms_create.yml", work, request)
     extras["rerun_changed"] = sum(again.per_host("changed").values())
@@ -63,7 +70,8 @@ def first_round_extras(work: Path, request: dict[str, Any], conn: Any, project_i
     return extras
 
 
-def one_round(number: int, count: int, work: Path, conn: Any, project_id: str, actions: bool) -> dict[str, Any]:
+def one_round(number: int, count: int, work: Path, conn: Any, project_id: str, actions: bool,
+              inventory_bench: bool) -> dict[str, Any]:
     request = dict(REQUEST, count=count)
     say(f"round {number}: creating {count} VMs with floating IPs")
     created = playbook("vms_create.yml", work, request)
@@ -78,7 +86,7 @@ def one_round(number: int, count: int, work: Path, conn: Any, project_id: str, a
     }
     say(f"  created: {row}")
     if number == 1:
-        row.update(first_round_extras(work, request, conn, project_id, actions))
+        row.update(first_round_extras(work, request, conn, project_id, actions, inventory_bench))
     deleted = playbook("vms_delete.yml", work, request)
     freed = deleted.module_result("freed")
     row.update({
@@ -100,6 +108,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-actions", action="store_true",
                         help="skip round 1's stop/start/hard reboot (each reboots all N TCG guests: ~15 min at 100)")
+    parser.add_argument("--inventory-bench", action="store_true",
+                        help="in round 1, with the N VMs running, also run bench/inventory.py (writes inventory.json)")
     args = parser.parse_args()
     conn = connect(PROJECT)
     project_id = conn.current_project_id
@@ -108,7 +118,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="rentstack-bench-rounds-"))
     baseline = count_requests(connect())
     say(f"inventory refresh before the rounds: {baseline} requests")
-    rows = [one_round(n, args.count, work, conn, project_id, not args.no_actions) for n in range(1, args.rounds + 1)]
+    rows = [one_round(n, args.count, work, conn, project_id, not args.no_actions, args.inventory_bench)
+            for n in range(1, args.rounds + 1)]
     write_result(
         "bulk_rounds",
         f"{args.rounds} rounds of: create {args.count} VMs with floating IPs in one operation, delete them in one "

@@ -199,41 +199,49 @@ def collect(conn: Any, volume: bool = True, workers: int = 8) -> dict[str, Any]:
     """All listings build_inventory needs. The number of API requests depends
     on the number of projects and resource providers, never on servers.
 
-    A few requests go first, one after another: one per service (compute,
-    identity, image, placement, network, block storage), so the token is
-    fetched once and each service's version discovery is done once. The rest
-    (the servers listing, the other listings, two requests per resource
-    provider, the quota requests per project) then run on ``workers`` threads:
-    the refresh takes about as long as its slowest listing instead of the sum
-    of all of them, and makes exactly the same requests as a serial one."""
-    flavors = [f.to_dict(computed=False) for f in conn.compute.flavors(details=True, is_public=None)]
-    projects = [{"id": p.id, "name": p.name} for p in conn.identity.projects()]
-    images = [{"id": i.id, "name": i.name} for i in conn.image.images()]
-    rps = list(conn.placement.resource_providers())
+    The token comes first (one authentication). Then each service's first
+    request runs at the same time as the other services' first requests (the
+    compute services listing, the projects, the images, the resource providers,
+    the network and volume quotas of the token's project): each does its
+    service's version discovery once, and no two threads discover the same
+    service. Everything else (the servers listing, the other listings, two
+    requests per resource provider, the quota requests of the other projects)
+    is queued as soon as its service is discovered, on ``workers`` threads. The
+    refresh takes about as long as its slowest chain (usually the servers
+    listing), and makes exactly the same requests as ``workers=1``."""
+    own = conn.current_project_id  # authenticates
     has_volume = volume and bool(conn.endpoint_for("block-storage") or conn.endpoint_for("volumev3")) \
         if hasattr(conn, "endpoint_for") else False
-    quotas: dict[str, Any] = {p["id"]: {"volume": None} for p in projects}
-    if projects:  # the first project's network (and volume) quota discovers those services
-        quotas[projects[0]["id"]]["network"] = _network_quota(conn, projects[0]["id"])
-        if has_volume:
-            quotas[projects[0]["id"]]["volume"] = _volume_quota(conn, projects[0]["id"])
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        services = pool.submit(lambda: [s.to_dict(computed=False) for s in conn.compute.services()])
+        projects_f = pool.submit(lambda: [{"id": p.id, "name": p.name} for p in conn.identity.projects()])
+        images = pool.submit(lambda: [{"id": i.id, "name": i.name} for i in conn.image.images()])
+        rps_f = pool.submit(lambda: list(conn.placement.resource_providers()))
+        own_network = pool.submit(_network_quota, conn, own)
+        own_volume = pool.submit(_volume_quota, conn, own) if has_volume else None
+        services.result()  # compute discovered
         servers = pool.submit(lambda: [s.to_dict(computed=False)
                                        for s in conn.compute.servers(details=True, all_projects=True)])
-        users = pool.submit(lambda: [{"id": u.id, "name": u.name} for u in conn.identity.users()])
-        services = pool.submit(lambda: [s.to_dict(computed=False) for s in conn.compute.services()])
+        flavors = pool.submit(lambda: [f.to_dict(computed=False)
+                                       for f in conn.compute.flavors(details=True, is_public=None)])
         hypervisors = pool.submit(lambda: [{"name": h.name, "host_ip": h.host_ip}
                                            for h in conn.compute.hypervisors(details=True)])
-        providers = [pool.submit(_provider, conn, rp) for rp in rps]
-        pending = []
-        for n, p in enumerate(projects):
-            pending.append((p["id"], "compute", pool.submit(_compute_quota, conn, p["id"])))
-            if n:
-                pending.append((p["id"], "network", pool.submit(_network_quota, conn, p["id"])))
-                if has_volume:
-                    pending.append((p["id"], "volume", pool.submit(_volume_quota, conn, p["id"])))
+        providers = [pool.submit(_provider, conn, rp) for rp in rps_f.result()]
+        projects = projects_f.result()  # identity discovered
+        users = pool.submit(lambda: [{"id": u.id, "name": u.name} for u in conn.identity.users()])
+        quotas: dict[str, Any] = {p["id"]: {"volume": None} for p in projects}
+        pending = [(p["id"], "compute", pool.submit(_compute_quota, conn, p["id"])) for p in projects]
+        own_network.result()  # network (and block storage) discovered
+        if own_volume is not None:
+            own_volume.result()
+        for p in projects:
+            pending.append((p["id"], "network", own_network if p["id"] == own
+                            else pool.submit(_network_quota, conn, p["id"])))
+            if has_volume:
+                pending.append((p["id"], "volume", own_volume if p["id"] == own
+                                else pool.submit(_volume_quota, conn, p["id"])))
         for pid, kind, future in pending:
             quotas[pid][kind] = future.result()
-        return {"servers": servers.result(), "flavors": flavors, "projects": projects, "users": users.result(),
-                "images": images, "services": services.result(), "hypervisors": hypervisors.result(),
-                "providers": [f.result() for f in providers], "quotas": quotas}
+        return {"servers": servers.result(), "flavors": flavors.result(), "projects": projects,
+                "users": users.result(), "images": images.result(), "services": services.result(),
+                "hypervisors": hypervisors.result(), "providers": [f.result() for f in providers], "quotas": quotas}
