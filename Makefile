@@ -121,7 +121,6 @@ bench: venv
 	cd $(ROOT) && $(VENV)/bin/python bench/deploy.py --cache warm
 	cd $(ROOT) && $(ANSIBLE_PLAYBOOK) playbooks/tenants.yml && $(ANSIBLE_PLAYBOOK) playbooks/flavors.yml
 	cd $(ROOT) && $(VENV)/bin/python bench/bulk_compare.py --count $(BENCH_COUNT)
-	cd $(ROOT) && $(VENV)/bin/python bench/bulk_rounds.py --count $(BENCH_COUNT)
-	cd $(ROOT) && $(VENV)/bin/python bench/inventory.py --create $(BENCH_COUNT)
+	cd $(ROOT) && $(VENV)/bin/python bench/bulk_rounds.py --count $(BENCH_COUNT) --inventory-bench
 	cd $(ROOT) && $(VENV)/bin/python bench/add_compute.py
 	cd $(ROOT) && $(VENV)/bin/python bench/_render.py

@@ -443,9 +443,13 @@ class ServersModule(ServerSetModule):
             return server_id, fip.floating_ip_address
 
         if need:
+            # 100 floating IPs took ~8 min on the lab (Neutron with OVN, 2 API workers): say how far it got.
+            self.progress(f"attaching floating IPs to {len(need)} servers")
             with ThreadPoolExecutor(max_workers=self.params["api_workers"]) as pool:
-                for server_id, address in pool.map(attach, need):
+                for done_count, (server_id, address) in enumerate(pool.map(attach, need), 1):
                     floating.setdefault(server_id, []).append(address)
+                    if done_count % 10 == 0 and done_count < len(need):
+                        self.progress(f"floating IPs: {done_count}/{len(need)} attached, {len(need) - done_count} left")
             self.progress(f"floating IPs attached to {len(need)} servers")
         return floating
 

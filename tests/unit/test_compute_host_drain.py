@@ -7,30 +7,13 @@ The real migrations are exercised on the lab by tests/integration/test_50_add_co
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from libload import load_library
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "plugins" / "module_utils"))
-
-
-def load_module() -> Any:
-    """Import the module file with ansible.module_utils.rentstack_openstack resolvable."""
-    import ansible.module_utils
-
-    ansible.module_utils.__path__.append(str(ROOT / "plugins" / "module_utils"))
-    spec = importlib.util.spec_from_file_location("rentstack_compute_host", ROOT / "library" / "rentstack_compute_host.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-MOD = load_module()
+MOD = load_library("rentstack_compute_host")
 
 
 class Failed(Exception):
