@@ -118,14 +118,17 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="rentstack-bench-rounds-"))
     baseline = count_requests(connect())
     say(f"inventory refresh before the rounds: {baseline} requests")
-    rows = [one_round(n, args.count, work, conn, project_id, not args.no_actions, args.inventory_bench)
-            for n in range(1, args.rounds + 1)]
-    write_result(
-        "bulk_rounds",
-        f"{args.rounds} rounds of: create {args.count} VMs with floating IPs in one operation, delete them in one "
-        "operation, list leftovers (round 1 also: rerun, "
-        + ("" if args.no_actions else "stop/start/hard reboot, ") + "over-quota request)",
-        this_command(), rows, inventory_requests_before=baseline)
+    rows: list[dict[str, Any]] = []
+    for number in range(1, args.rounds + 1):
+        rows.append(one_round(number, args.count, work, conn, project_id, not args.no_actions, args.inventory_bench))
+        # Written after every round: a run stopped part-way (a round of 100 takes ~40 min here) keeps its data.
+        write_result(
+            "bulk_rounds",
+            f"{args.rounds} rounds of: create {args.count} VMs with floating IPs in one operation, delete them in one "
+            "operation, list leftovers (round 1 also: rerun, "
+            + ("" if args.no_actions else "stop/start/hard reboot, ") + "over-quota request)",
+            this_command(), rows, inventory_requests_before=baseline, rounds_completed=number,
+            rounds_requested=args.rounds)
 
 
 if __name__ == "__main__":
