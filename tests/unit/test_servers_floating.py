@@ -4,10 +4,13 @@ and progress lines while they are attached (100 took ~8 min on the lab, see docs
 from __future__ import annotations
 
 import itertools
+import re
 import threading
+import time
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from libload import load_library
 
 MOD = load_library("rentstack_servers")
@@ -32,6 +35,7 @@ def test_each_server_without_one_gets_a_floating_ip_with_progress() -> None:
         project_conn=SimpleNamespace(network=SimpleNamespace(create_ip=create_ip)),
         neutron_floating=lambda: (ports, {k: list(v) for k, v in already.items()}),
         params={"api_workers": 4}, set_tag="rentstack-set:vm", progress=lines.append)
+    fake.create_floating_ip = lambda name, port_id, res: MOD.ServersModule.create_floating_ip(fake, name, port_id, res)
     floating = MOD.ServersModule.attach_floating_ips(fake, done, {"fip_network": SimpleNamespace(id="ext")})
     assert len(created) == 23  # 25 minus the one that has an address minus the one without a port
     assert {kw["port_id"] for kw in created} == {f"port-vm{i:03d}" for i in range(1, 24)}
@@ -40,3 +44,97 @@ def test_each_server_without_one_gets_a_floating_ip_with_progress() -> None:
     assert all(len(floating[f"id-vm{i:03d}"]) == 1 for i in range(1, 24))
     assert lines == ["attaching floating IPs to 23 servers", "floating IPs: 10/23 attached, 13 left",
                      "floating IPs: 20/23 attached, 3 left", "floating IPs attached to 23 servers"]
+
+
+class FakeCloud:
+    """Servers that go ACTIVE a few listings after their create request; Neutron ports and floating IPs.
+
+    The last server stays in BUILD until every other server has its floating IP (or, as a way out for a
+    module that attaches only at the end, until 2000 listings went by: `forced` then tells the test)."""
+
+    def __init__(self, names: list[str], fail_once: str | None = None) -> None:
+        self.names = names
+        self.servers: dict[str, dict[str, Any]] = {}
+        self.polls = 0
+        self.forced = False
+        self.fips: list[SimpleNamespace] = []
+        self.building_when_attached: list[int] = []
+        self.fail_once = fail_once
+        self.lock = threading.Lock()
+        self.current_project_id = "p"
+        self.network = SimpleNamespace(ports=self.ports, ips=self.ips, create_ip=self.create_ip)
+
+    def create(self, name: str, res: dict[str, Any]) -> str:
+        with self.lock:
+            sid = f"id-{name}"
+            self.servers[sid] = {"id": sid, "name": name, "status": "BUILD", "addresses": {},
+                                 "ready_at": self.polls + 1 + self.names.index(name) % 4}
+            return sid
+
+    def list_set(self) -> tuple[dict[str, dict], dict[str, list[str]]]:
+        with self.lock:
+            self.polls += 1
+            last = self.names[-1]
+            for srv in self.servers.values():
+                if srv["status"] == "BUILD" and self.polls >= srv["ready_at"]:
+                    if srv["name"] != last or len(self.fips) >= len(self.names) - 1:
+                        srv["status"] = "ACTIVE"
+                    elif self.polls > 2000:
+                        srv["status"], self.forced = "ACTIVE", True
+            return {s["name"]: dict(s) for s in self.servers.values()}, {}
+
+    def ports(self, device_id: str | None = None, **_: Any) -> list[SimpleNamespace]:
+        with self.lock:
+            return [SimpleNamespace(id=f"port-{sid}", device_id=sid, device_owner="compute:nova")
+                    for sid in self.servers if device_id in (None, sid)]
+
+    def ips(self, **_: Any) -> list[SimpleNamespace]:
+        with self.lock:
+            return list(self.fips)
+
+    def create_ip(self, floating_network_id: str, port_id: str, description: str) -> SimpleNamespace:
+        with self.lock:
+            if self.fail_once and port_id == f"port-id-{self.fail_once}":
+                self.fail_once = None
+                raise RuntimeError("Neutron said 503")
+            fip = SimpleNamespace(port_id=port_id, floating_ip_address=f"203.0.113.{len(self.fips) + 1}",
+                                  description=description)
+            self.fips.append(fip)
+            self.building_when_attached.append(sum(s["status"] == "BUILD" for s in self.servers.values()))
+            return fip
+
+
+def present_with(cloud: FakeCloud) -> tuple[dict[str, Any], list[str]]:
+    """rentstack_servers' present() against the fake cloud (preflight stubbed: it has its own tests)."""
+    obj = MOD.ServersModule.__new__(MOD.ServersModule)
+    obj.params = {"floating_ip": True, "api_workers": 4, "concurrency": 20, "max_attempts": 3, "timeout": 600,
+                  "poll_interval": 0, "progress_file": None}
+    obj.names, obj.set_tag, obj.lines, obj.started = cloud.names, "rentstack-set:vm", [], time.monotonic()
+    obj.ansible = SimpleNamespace(check_mode=False, fail_json=lambda msg, **_: pytest.fail(msg))
+    obj._pconn = cloud
+    obj.list_set, obj.create_request = cloud.list_set, cloud.create
+    obj.resolve = lambda: {"fip_network": SimpleNamespace(id="ext")}
+    obj.check_fit = lambda res, n: None
+    obj.delete_ids = lambda ids: None
+    return obj.present(), obj.lines
+
+
+def test_floating_ips_are_attached_while_other_servers_still_build() -> None:
+    cloud = FakeCloud([f"vm-{i:03d}" for i in range(1, 13)])
+    result, lines = present_with(cloud)
+    assert not cloud.forced, "the last server's floating IP waited for the end of the builds"
+    assert result["summary"]["active"] == 12
+    assert sorted(f.port_id for f in cloud.fips) == sorted(f"port-id-vm-{i:03d}" for i in range(1, 13))
+    assert all(len(r["floating_ips"]) == 1 for r in result["servers"])
+    assert max(cloud.building_when_attached) >= 1  # attached during the builds, not after them
+    assert not any("attaching floating IPs" in line for line in lines)  # nothing left for the final pass
+    assert any(re.search(r"building \d+, .*floating IPs \d+/\d+$", line) for line in lines)  # shown per poll
+
+
+def test_a_failed_early_attach_is_done_again_by_the_final_pass() -> None:
+    cloud = FakeCloud([f"vm-{i:03d}" for i in range(1, 7)], fail_once="vm-002")
+    result, lines = present_with(cloud)
+    assert sorted(f.port_id for f in cloud.fips) == sorted(f"port-id-vm-{i:03d}" for i in range(1, 7))
+    assert any("floating IP for vm-002 failed: Neutron said 503" in line for line in lines)
+    assert any("attaching floating IPs to 1 servers" in line for line in lines)
+    assert all(len(r["floating_ips"]) == 1 for r in result["servers"])
