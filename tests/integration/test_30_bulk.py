@@ -56,6 +56,15 @@ def test_bulk_action_reaches_target(created: Result, tmp_path: Path, action: str
     assert result.rc == 0, result.explain()
     summary = result.module_result("summary")["summary"]
     assert summary["acted"] == COUNT and summary["failed"] == 0
+    if action == "stop":
+        # A graceful stop: Nova pressed the ACPI power button and the guest powered itself off (a guest that
+        # ignores it is destroyed after shutdown_timeout, 60 s, and prints nothing).
+        import openstack
+
+        conn = openstack.connect(cloud="rentstack")
+        server = next(iter(result.module_result("summary")["servers"]))
+        console = conn.compute.get_server_console_output(server["id"], length=20)["output"]
+        assert "power button: powering off" in console, console
 
 
 def test_over_quota_creates_nothing(created: Result, tmp_path: Path) -> None:
