@@ -47,7 +47,7 @@ def test_lab_images_converge_with_bootstrap_cloud(images_first: Result) -> None:
     ramdisk = glance_images("rentstack-guest-ramdisk")
     assert len(boot) == len(kernel) == len(ramdisk) == 1
     assert boot[0].kernel_id == kernel[0].id and boot[0].ramdisk_id == ramdisk[0].id
-    assert boot[0].os_command_line == "console=tty0 console=ttyS0,115200n8 hpet=disable"
+    assert boot[0].os_command_line == "console=tty0 console=ttyS0,115200n8 hpet=disable no_timer_check"
 
 
 def test_images_second_run_changes_nothing(images_first: Result, tmp_path: Path) -> None:

@@ -335,7 +335,7 @@ def test_first_run_uploads_and_links_second_run_changes_nothing(images_module: A
         ("upload", "rentstack-guest-kernel"), ("upload", "rentstack-guest-ramdisk"), ("upload", "rentstack-guest")]
     boot, kernel, ramdisk = (glance.named(n)[0] for n in ("rentstack-guest", "rentstack-guest-kernel", "rentstack-guest-ramdisk"))
     assert (boot["kernel_id"], boot["ramdisk_id"]) == (kernel["id"], ramdisk["id"])
-    assert boot["os_command_line"] == "console=tty0 console=ttyS0,115200n8 hpet=disable"
+    assert boot["os_command_line"] == "console=tty0 console=ttyS0,115200n8 hpet=disable no_timer_check"
     assert {r["visibility"] for r in glance.db.values()} == {"public"}
     assert [i["name"] for i in first["images"]] == [s["name"] for s in guest]
     glance.writes.clear()
