@@ -71,6 +71,13 @@ options:
     description: Seconds between server listings.
     type: float
     default: 3
+  max_attempts:
+    description:
+      - How many times a server that ends C(reboot_hard) in ERROR is hard-rebooted in all (Nova accepts a hard
+        reboot from ERROR).
+      - Other actions are not repeated; a server that ends them in ERROR is reported with Nova's fault message.
+    type: int
+    default: 3
   skip_refused:
     description: Do not fail when some servers are in a state the action cannot start from.
     type: bool
@@ -99,7 +106,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 servers:
-  description: One record per server (name, id, status, result, and url/log for console actions).
+  description: One record per server (name, id, status, result, attempts, and url/log for console actions).
   returned: always
   type: list
   elements: dict
@@ -120,7 +127,7 @@ progress:
 import time  # noqa: E402
 from typing import Any  # noqa: E402
 
-from ansible.module_utils.rentstack_bulk import ACTIONS, launch_slots, plan_action  # noqa: E402
+from ansible.module_utils.rentstack_bulk import ACTIONS, action_outcome, launch_slots, plan_action  # noqa: E402
 from ansible.module_utils.rentstack_openstack import ServerSetModule  # noqa: E402
 
 READ_ONLY = ("console_url", "console_log")
@@ -134,7 +141,9 @@ class ServerActionModule(ServerSetModule):
         "snapshot_name": {"type": "str", "default": "{name}-snapshot"},
         "console_lines": {"type": "int", "default": 50},
         "skip_refused": {"type": "bool", "default": False},
+        "max_attempts": {"type": "int", "default": 3},
     }
+    positive_options = ("concurrency", "max_attempts")
     module_kwargs = {"required_if": [("action", "rebuild", ("image",)), ("action", "resize", ("flavor",))]}
 
     @property
@@ -223,9 +232,11 @@ class ServerActionModule(ServerSetModule):
         queue = list(plan["act"])
         in_flight: set[str] = set()
         results: dict[str, str] = {}
+        attempts: dict[str, int] = {}
         deadline = self.started + self.params["timeout"]
         while queue or in_flight:
             for name in queue[:launch_slots(self.params["concurrency"], len(in_flight), len(queue))]:
+                attempts[name] = attempts.get(name, 0) + 1
                 try:
                     self.apply(servers[name], extra)
                     in_flight.add(name)
@@ -236,17 +247,26 @@ class ServerActionModule(ServerSetModule):
                 self.fail(f"timed out with {len(in_flight)} servers still in {action}", plan=plan)
             time.sleep(self.params["poll_interval"])
             current = self.listing()
+            retried = 0
             for name in sorted(in_flight):
-                if self.settled(current.get(name), target):
-                    in_flight.discard(name)
-                    status = (current.get(name) or {}).get("status")
-                    ok = target is None or status == target
-                    results[name] = "ok" if ok else f"failed: ended {status}"
+                srv = current.get(name)
+                if not self.settled(srv, target):
+                    continue
+                in_flight.discard(name)
+                status = (srv or {}).get("status")
+                outcome = action_outcome(action, status, attempts[name], self.params["max_attempts"])
+                if outcome == "retry":
+                    queue.append(name)
+                    retried += 1
+                    continue
+                fault = ((srv or {}).get("fault") or {}).get("message")
+                results[name] = "ok" if outcome == "ok" else f"failed: ended {status}" + (f" ({fault})" if fault else "")
             self.progress(f"{action}: done {len(results)}/{len(plan['act'])}, in progress {len(in_flight)}, "
-                          f"queued {len(queue)}")
+                          f"queued {len(queue)}" + (f", {retried} ended ERROR and go again" if retried else ""))
         final = self.listing()
         records = [{"name": n, "id": (final.get(n) or {}).get("id"), "status": (final.get(n) or {}).get("status"),
                     "result": results.get(n, "already done" if n in plan["done"] else "not acted on"),
+                    "attempts": attempts.get(n, 0),
                     **({"image_id": extra["images"][n]} if n in extra.get("images", {}) else {})}
                    for n in self.names]
         failed = [r for r in records if str(r["result"]).startswith("failed")]

@@ -1,0 +1,89 @@
+"""Unit tests of the bulk action's retry rule and loop (library/rentstack_server_action.py): a server that ends a
+hard reboot in ERROR is hard-rebooted again up to max_attempts (9 of 100 did on the loaded lab, 2026-12-02);
+other actions are not repeated and report Nova's fault."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from libload import load_library
+from rentstack_bulk import action_outcome
+
+MOD = load_library("rentstack_server_action")
+
+
+def test_outcome_retries_only_a_hard_reboot_that_ended_in_error() -> None:
+    assert action_outcome("reboot_hard", "ACTIVE", 1, 3) == "ok"
+    assert action_outcome("reboot_hard", "ERROR", 1, 3) == "retry"
+    assert action_outcome("reboot_hard", "ERROR", 3, 3) == "failed"
+    assert action_outcome("stop", "ERROR", 1, 3) == "failed"  # a stop is not turned into a reboot
+    assert action_outcome("start", "SHUTOFF", 1, 3) == "failed"
+    assert action_outcome("lock", None, 1, 3) == "ok"  # no target state
+
+
+class FakeNova:
+    """Servers whose actions settle on the next listing; `fail_times[name]` first ones end in ERROR."""
+
+    def __init__(self, names: list[str], fail_times: dict[str, int], start: str = "ACTIVE") -> None:
+        self.servers = {n: {"id": f"id-{n}", "name": n, "status": start, "task_state": None} for n in names}
+        self.fail_times = dict(fail_times)
+        self.calls: list[str] = []
+        self.pending: dict[str, str] = {}
+
+    def apply(self, srv: dict[str, Any], extra: dict[str, Any]) -> None:
+        name = srv["name"]
+        self.calls.append(name)
+        self.servers[name]["task_state"] = "rebooting_hard"
+        if self.fail_times.get(name, 0) > 0:
+            self.fail_times[name] -= 1
+            self.pending[name] = "ERROR"
+        else:
+            self.pending[name] = "ACTIVE"
+
+    def listing(self) -> dict[str, dict]:
+        snapshot = {n: dict(s) for n, s in self.servers.items()}
+        for name, status in self.pending.items():  # settle after this listing
+            self.servers[name].update(status=status, task_state=None,
+                                      fault={"message": "libvirtError: Timed out during operation"}
+                                      if status == "ERROR" else None)
+        self.pending = {}
+        return snapshot
+
+
+def run_action(nova: FakeNova, action: str, max_attempts: int = 3) -> tuple[dict[str, Any], list[str]]:
+    obj = MOD.ServerActionModule.__new__(MOD.ServerActionModule)
+    obj.params = {"action": action, "max_attempts": max_attempts, "concurrency": 4, "timeout": 600,
+                  "poll_interval": 0, "progress_file": None, "flavor": None, "image": None, "skip_refused": False}
+    obj.names, obj.lines, obj.started = sorted(nova.servers), [], time.monotonic()
+    obj.ansible = SimpleNamespace(check_mode=False, fail_json=lambda msg, **kw: pytest.fail(msg))
+    obj.listing, obj.apply = nova.listing, nova.apply
+    return obj.run(), obj.lines
+
+
+def test_hard_reboot_that_ends_in_error_goes_again() -> None:
+    nova = FakeNova([f"vm-{i:03d}" for i in range(1, 11)], {"vm-003": 1, "vm-007": 2})
+    result, lines = run_action(nova, "reboot_hard")
+    assert result["summary"]["failed"] == 0 and result["summary"]["acted"] == 10
+    attempts = {r["name"]: r["attempts"] for r in result["servers"]}
+    assert attempts["vm-003"] == 2 and attempts["vm-007"] == 3 and attempts["vm-001"] == 1
+    assert nova.calls.count("vm-007") == 3 and len(nova.calls) == 13
+    assert any("ended ERROR and go again" in line for line in lines)
+
+
+def test_attempts_run_out_and_the_fault_is_reported() -> None:
+    nova = FakeNova(["vm-001", "vm-002"], {"vm-002": 5})
+    with pytest.raises(pytest.fail.Exception) as err:
+        run_action(nova, "reboot_hard", max_attempts=2)
+    assert nova.calls.count("vm-002") == 2
+    assert "1 servers failed reboot_hard: vm-002: failed: ended ERROR (libvirtError: Timed out during operation)" \
+        in str(err.value)
+
+
+def test_a_stop_that_ends_in_error_is_not_repeated() -> None:
+    nova = FakeNova(["vm-001"], {"vm-001": 1})
+    with pytest.raises(pytest.fail.Exception):
+        run_action(nova, "stop")
+    assert nova.calls == ["vm-001"]
