@@ -127,7 +127,7 @@ progress:
 import time  # noqa: E402
 from typing import Any  # noqa: E402
 
-from ansible.module_utils.rentstack_bulk import ACTIONS, action_outcome, launch_slots, plan_action  # noqa: E402
+from ansible.module_utils.rentstack_bulk import ACTIONS, action_outcome, fault_message, launch_slots, plan_action  # noqa: E402
 from ansible.module_utils.rentstack_openstack import ServerSetModule  # noqa: E402
 
 READ_ONLY = ("console_url", "console_log")
@@ -259,7 +259,7 @@ class ServerActionModule(ServerSetModule):
                     queue.append(name)
                     retried += 1
                     continue
-                fault = ((srv or {}).get("fault") or {}).get("message")
+                fault = fault_message(srv)
                 results[name] = "ok" if outcome == "ok" else f"failed: ended {status}" + (f" ({fault})" if fault else "")
             self.progress(f"{action}: done {len(results)}/{len(plan['act'])}, in progress {len(in_flight)}, "
                           f"queued {len(queue)}" + (f", {retried} ended ERROR and go again" if retried else ""))

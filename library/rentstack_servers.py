@@ -189,6 +189,7 @@ from ansible.module_utils.rentstack_bulk import (  # noqa: E402
     SET_TAG_PREFIX,
     Build,
     addresses,
+    fault_message,
     launch_slots,
     next_action,
     placement_fit,
@@ -391,7 +392,7 @@ class ServersModule(ServerSetModule):
                         if fip_pool is not None and name in todo:
                             fip_jobs[name] = fip_pool.submit(self.attach_new_server, name, srv["id"], res)
                         continue
-                    b.fault = ((srv or {}).get("fault") or {}).get("message") or b.fault or f"status {status}"
+                    b.fault = fault_message(srv) or b.fault or f"status {status}"
                     if status is not None:
                         retry_ids.append(b.server_id)
                     if action == "retry":
@@ -409,8 +410,9 @@ class ServersModule(ServerSetModule):
             if fip_pool is not None:
                 fip_pool.shutdown(wait=True)
         for name, job in sorted(fip_jobs.items()):
-            if job.exception() is not None:  # the pass below lists Neutron and tries once more
-                self.progress(f"floating IP for {name} failed: {job.exception()}")
+            error = job.exception()
+            if error is not None:  # the pass below lists Neutron and tries once more
+                self.progress(f"floating IP for {name} failed: {error}")
         floating = self.attach_floating_ips(done, res) if self.params["floating_ip"] else {}
         final, _ = self.list_set()
         records = [self.record(n, final.get(n), builds.get(n, Build(n)), floating) for n in self.names]
@@ -492,16 +494,21 @@ class ServersModule(ServerSetModule):
             "fixed_ips": fixed,
             "floating_ips": floating,
             "attempts": build.attempts,
-            "fault": ((srv or {}).get("fault") or {}).get("message") or build.fault,
+            "fault": fault_message(srv) or build.fault,
         }
 
     # ------------------------------------------------------------ absent
+    def set_floating_ips(self) -> list[Any]:
+        """The project's floating IPs this set created (their description starts with the set's tag)."""
+        return [f for f in self.project_conn.network.ips(project_id=self.project_id())
+                if (f.description or "").startswith(self.set_tag + " ")]
+
     def absent(self) -> dict[str, Any]:
         existing, dupes = self.list_set()
         ids = [s["id"] for s in existing.values()] + [i for lst in dupes.values() for i in lst]
         c = self.project_conn
         pid = self.project_id()
-        fips = [f for f in c.network.ips(project_id=pid) if (f.description or "").startswith(self.set_tag + " ")]
+        fips = self.set_floating_ips()
         plan = {"delete": sorted(existing) + sorted(dupes), "floating_ips": [f.floating_ip_address for f in fips]}
         self.progress(f"set {self.set_tag}: {len(ids)} servers and {len(fips)} floating IPs to delete")
         if self.ansible.check_mode or (not ids and not fips):
@@ -521,8 +528,8 @@ class ServersModule(ServerSetModule):
             self.delete_ids(errored)  # a delete that failed leaves ERROR: ask again
             remaining = {i for i in remaining if i in current}
             self.progress(f"deleted {len(ids) - len(remaining)}/{len(ids)}, {len(remaining)} left")
-        fips += [f for f in c.network.ips(project_id=pid)
-                 if (f.description or "").startswith(self.set_tag + " ") and f.id not in {x.id for x in fips}]
+        known = {f.id for f in fips}  # and any the set got while its servers were deleted
+        fips += [f for f in self.set_floating_ips() if f.id not in known]
         gone = set(ids)
         ports = [port for port in c.network.ports(project_id=pid) if port.device_id in gone]
         # In parallel like the server deletes (one at a time, 100 floating IPs took ~36 s of the delete on the lab).

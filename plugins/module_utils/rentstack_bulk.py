@@ -210,6 +210,11 @@ ACTIONS: dict[str, dict[str, Any]] = {
 }
 
 
+def fault_message(server: dict[str, Any] | None) -> str | None:
+    """Nova's fault message of a listed server (None when it has none or is not listed)."""
+    return ((server or {}).get("fault") or {}).get("message")
+
+
 # Actions done again when a server ends them in ERROR: Nova accepts a hard reboot from ERROR, and it is the
 # documented way back from a failed one. On the loaded lab 9 of 100 hard reboots ended in ERROR (libvirt timed
 # out starting qemu, 2026-12-02); the other actions would change what was asked (a stop retried as a reboot).

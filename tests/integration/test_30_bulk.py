@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,10 +21,15 @@ REQUEST = {"requester": "ci", "project": "vm100", "menu": "m1.nano", "os": "rent
            "prefix": "ci-bulk", "floating_ip": True}
 
 
-def leftovers() -> dict[str, list[str]]:
+def admin() -> Any:
+    """An openstacksdk connection as the lab's admin."""
     import openstack
 
-    conn = openstack.connect(cloud="rentstack")
+    return openstack.connect(cloud="rentstack")
+
+
+def leftovers() -> dict[str, list[str]]:
+    conn = admin()
     project = conn.identity.find_project("vm100")
     servers = [s.name for s in conn.compute.servers(all_projects=True, project_id=project.id)
                if s.name.startswith("ci-bulk-")]
@@ -54,9 +60,7 @@ def test_rerun_is_unchanged(created: Result, tmp_path: Path) -> None:
 def not_booted(server_ids: list[str], timeout: float) -> list[str]:
     """Wait until each guest printed its marker on the console (Nova says ACTIVE when qemu starts, the
     guest boots after that); the ones that did not within `timeout` s."""
-    import openstack
-
-    conn = openstack.connect(cloud="rentstack")
+    conn = admin()
     left = list(server_ids)
     deadline = time.monotonic() + timeout
     while left and time.monotonic() < deadline:
@@ -82,9 +86,7 @@ def test_bulk_action_reaches_target(created: Result, tmp_path: Path, action: str
     if action == "stop":
         # A graceful stop: Nova pressed the ACPI power button and each guest powered itself off. A guest that
         # ignores it is destroyed after shutdown_timeout (60 s): nova-compute logs "failed to shutdown".
-        import openstack
-
-        conn = openstack.connect(cloud="rentstack")
+        conn = admin()
         ids = {s["id"]: conn.compute.get_server(s["id"]).compute_host
                for s in result.module_result("summary")["servers"]}
         logs = {host: subprocess.run(["podman", "exec", f"rentstack-{host}", "grep", "-h", "shutdown",
