@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,23 @@ def listing(conn: Any, project_id: str) -> dict[str, int]:
         "ports": sum((p.device_owner or "").startswith("compute:") for p in conn.network.ports(project_id=project_id)),
         "floating_ips": len(list(conn.network.ips(project_id=project_id))),
     }
+
+
+def wait_booted(conn: Any, server_ids: list[str], timeout: float = 900) -> dict[str, Any]:
+    """Nova says ACTIVE when qemu starts; the guest boots after that. Wait until each guest printed its marker on
+    the console (uuid=unknown counts: on a loaded lab the metadata service may answer after the guest gave up)."""
+    start = time.monotonic()
+    left = list(server_ids)
+    while left and time.monotonic() - start < timeout:
+        try:
+            left = [i for i in left if "RENTSTACK-GUEST-READY uuid="
+                    not in (conn.compute.get_server_console_output(i, length=40).get("output") or "")]
+        except Exception as exc:  # noqa: BLE001 - a console read failing under load is retried, not fatal
+            say(f"  console read failed ({exc}); retrying")
+        if left:
+            time.sleep(15)
+    return {"booted": len(server_ids) - len(left), "boot_wait_seconds": round(time.monotonic() - start),
+            "not_booted": left}
 
 
 def playbook(name: str, work: Path, request: dict[str, Any], **extra: Any) -> Result:
@@ -62,6 +80,10 @@ def first_round_extras(work: Path, request: dict[str, Any], conn: Any, project_i
         extras[action] = {"rc": result.rc, "acted": summary.get("acted"), "failed": summary.get("failed"),
                           "seconds": summary.get("elapsed_seconds")}
         say(f"  {action}: {extras[action]}")
+        if action in ("start", "reboot_hard"):
+            ids = [s["id"] for s in result.module_result("summary").get("servers", []) if s.get("id")]
+            extras[action].update(wait_booted(conn, ids, 600))
+            say(f"  booted after {action}: {extras[action]['booted']}/{len(ids)}")
     before = listing(conn, project_id)
     over = playbook("vms_create.yml", work, dict(request, prefix="vm100-over", count=130, floating_ip=False))
     extras["over_quota"] = {"rc": over.rc, "message": " ".join(over.failure_messages())[:600],
@@ -85,6 +107,8 @@ def one_round(number: int, count: int, work: Path, conn: Any, project_id: str, a
         "retried": sum(s.get("attempts", 1) > 1 for s in servers),
     }
     say(f"  created: {row}")
+    row.update(wait_booted(conn, [s["id"] for s in servers if s.get("id")]))
+    say(f"  booted (marker on the console): {row['booted']}/{len(servers)} after {row['boot_wait_seconds']} s")
     if number == 1:
         row.update(first_round_extras(work, request, conn, project_id, actions, inventory_bench))
     deleted = playbook("vms_delete.yml", work, request)
