@@ -60,6 +60,25 @@ def playbook(name: str, work: Path, request: dict[str, Any], **extra: Any) -> Re
                         extravars={"rental_request": request, **extra}, timeout=TIMEOUT)
 
 
+def bulk_actions(work: Path, request: dict[str, Any], conn: Any, actions: list[str]) -> dict[str, Any]:
+    """Apply each action to the whole set with one vms_action.yml run; after start and hard reboot also count the
+    guests that booted (the marker on the console)."""
+    out: dict[str, Any] = {}
+    for action in actions:
+        result = playbook("vms_action.yml", work, request, vms_action=action)
+        records = result.module_result("summary")
+        summary = records.get("summary", {})
+        out[action] = {"rc": result.rc, "acted": summary.get("acted"), "failed": summary.get("failed"),
+                       "seconds": summary.get("elapsed_seconds"),
+                       "retried": sum(r.get("attempts", 1) > 1 for r in records.get("servers", []))}
+        say(f"  {action}: {out[action]}")
+        if action in ("start", "reboot_hard"):
+            ids = [r["id"] for r in records.get("servers", []) if r.get("id")]
+            out[action].update(wait_booted(conn, ids, 600))
+            say(f"  booted after {action}: {out[action]['booted']}/{len(ids)}")
+    return out
+
+
 def first_round_extras(work: Path, request: dict[str, Any], conn: Any, project_id: str,
                        actions: bool, inventory_bench: bool) -> dict[str, Any]:
     """Re-run, bulk actions (unless actions is false) and the over-quota request, on the round's N running VMs;
@@ -74,16 +93,7 @@ def first_round_extras(work: Path, request: dict[str, Any], conn: Any, project_i
     again = playbook("vms_create.yml", work, request)
     extras["rerun_changed"] = sum(again.per_host("changed").values())
     say(f"  rerun: rc={again.rc} changed={extras['rerun_changed']}")
-    for action in ("stop", "start", "reboot_hard") if actions else ():
-        result = playbook("vms_action.yml", work, request, vms_action=action)
-        summary = result.module_result("summary").get("summary", {})
-        extras[action] = {"rc": result.rc, "acted": summary.get("acted"), "failed": summary.get("failed"),
-                          "seconds": summary.get("elapsed_seconds")}
-        say(f"  {action}: {extras[action]}")
-        if action in ("start", "reboot_hard"):
-            ids = [s["id"] for s in result.module_result("summary").get("servers", []) if s.get("id")]
-            extras[action].update(wait_booted(conn, ids, 600))
-            say(f"  booted after {action}: {extras[action]['booted']}/{len(ids)}")
+    extras.update(bulk_actions(work, request, conn, ["stop", "start", "reboot_hard"] if actions else []))
     before = listing(conn, project_id)
     over = playbook("vms_create.yml", work, dict(request, prefix="vm100-over", count=130, floating_ip=False))
     extras["over_quota"] = {"rc": over.rc, "message": " ".join(over.failure_messages())[:600],
@@ -126,6 +136,18 @@ def one_round(number: int, count: int, work: Path, conn: Any, project_id: str, a
     return row
 
 
+def actions_only(args: argparse.Namespace, conn: Any, project_id: str) -> None:
+    present = listing(conn, project_id)
+    if present["servers"] != args.count:
+        raise SystemExit(f"project {PROJECT} has {present['servers']} servers, not {args.count}: create the set first")
+    work = Path(tempfile.mkdtemp(prefix="rentstack-bench-actions-"))
+    actions = args.actions_on_existing.split(",")
+    say(f"{', '.join(actions)} on the {args.count} VMs of set {REQUEST['prefix']}")
+    row = {"count": args.count, **bulk_actions(work, dict(REQUEST, count=args.count), conn, actions)}
+    write_result("bulk_actions", f"bulk {', '.join(actions)} of {args.count} running VMs (one vms_action.yml run each)",
+                 this_command(), [row])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=100)
@@ -134,9 +156,15 @@ def main() -> None:
                         help="skip round 1's stop/start/hard reboot (each reboots all N TCG guests: ~15 min at 100)")
     parser.add_argument("--inventory-bench", action="store_true",
                         help="in round 1, with the N VMs running, also run bench/inventory.py (writes inventory.json)")
+    parser.add_argument("--actions-on-existing", metavar="ACTIONS",
+                        help="no rounds: apply these comma-separated actions (e.g. stop,start,reboot_hard) to the "
+                             "--count VMs of the set that exist already, write bulk_actions.json")
     args = parser.parse_args()
     conn = connect(PROJECT)
     project_id = conn.current_project_id
+    if args.actions_on_existing:
+        actions_only(args, conn, project_id)
+        return
     if listing(conn, project_id)["servers"]:
         raise SystemExit(f"project {PROJECT} is not empty: delete its servers first")
     work = Path(tempfile.mkdtemp(prefix="rentstack-bench-rounds-"))
