@@ -16,6 +16,9 @@ description:
     from are reported and fail the task unless I(skip_refused=true).
   - C(console_url) and C(console_log) are read-only and return one entry per
     server.
+  - When the ansible-playbook run that started it is killed (an AWX job
+    cancelled, a C(kill) of ansible-playbook), the module sends the action
+    to no more servers and stops; a rerun finishes it (idempotent).
 options:
   cloud:
     description: clouds.yaml entry to use.
@@ -235,6 +238,8 @@ class ServerActionModule(ServerSetModule):
         attempts: dict[str, int] = {}
         deadline = self.started + self.params["timeout"]
         while queue or in_flight:
+            self.stop_if_abandoned(f"{action} sent to {len(results) + len(in_flight)} servers, "
+                                   f"{len(queue)} not sent, {len(in_flight)} still in progress")
             for name in queue[:launch_slots(self.params["concurrency"], len(in_flight), len(queue))]:
                 attempts[name] = attempts.get(name, 0) + 1
                 try:

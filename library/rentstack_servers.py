@@ -28,6 +28,10 @@ description:
     for them and any port left behind.
   - Progress is written to I(progress_file) (the rentstack_servers action
     plugin shows it live) and returned in C(progress).
+  - When the ansible-playbook run that started it is killed (an AWX job
+    cancelled, a C(kill) of ansible-playbook), the module sends no more
+    create requests and stops; servers already requested stay and belong to
+    the set, so a rerun finishes the set and vms_delete.yml removes it.
 options:
   cloud:
     description: clouds.yaml entry to use.
@@ -356,6 +360,8 @@ class ServersModule(ServerSetModule):
         fip_jobs: dict[str, Future] = {}
         try:
             while queue or in_flight:
+                self.stop_if_abandoned(f"{created} create requests sent, {len(queue)} not sent, "
+                                       f"{len(in_flight)} servers still building")
                 n_new = launch_slots(self.params["concurrency"], len(in_flight), len(queue))
                 batch, queue = queue[:n_new], queue[n_new:]
                 if batch:

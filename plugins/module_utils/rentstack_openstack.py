@@ -105,6 +105,28 @@ class RentstackModule:
         self.ansible.exit_json(**result)
 
 
+def parent_chain(pid: int | None = None, depth: int = 3, proc: str = "/proc") -> list[int]:
+    """The PIDs of a process's parent, grandparent, ... (up to `depth`), read from /proc; [] without /proc.
+
+    A module runs under `/bin/sh -c` started by an ansible-playbook worker. When that run is killed
+    (Ctrl-C on a terminal reaches the whole process group, but AWX's cancel or a `kill` of
+    ansible-playbook may not), the shells are re-parented and this chain changes."""
+    chain: list[int] = []
+    pid = os.getpid() if pid is None else pid
+    for _ in range(depth):
+        try:
+            with open(f"{proc}/{pid}/stat", encoding="ascii") as fh:
+                stat = fh.read()
+        except OSError:
+            break
+        # Fields after the command (which may hold spaces and parentheses): state, ppid, ...
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+        chain.append(pid)
+        if pid <= 1:
+            break
+    return chain
+
+
 SET_ARGS: dict[str, Any] = {
     "timeout": {"type": "int", "default": 1800},
     "project": {"type": "str"},
@@ -141,6 +163,7 @@ class ServerSetModule(RentstackModule):
         super().__init__()
         self.started = time.monotonic()
         self.lines: list[str] = []
+        self._parents = parent_chain()
         for opt in self.positive_options:
             if self.params[opt] < 1:
                 self.fail(f"{opt} must be 1 or more, got {self.params[opt]}")
@@ -156,6 +179,15 @@ class ServerSetModule(RentstackModule):
         if self.params["progress_file"]:
             with open(self.params["progress_file"], "a", encoding="utf-8") as fh:
                 fh.write(line + "\n")
+
+    def stop_if_abandoned(self, what: str) -> None:
+        """Fail (and so stop sending requests) when the ansible-playbook run that started this module is gone:
+        a cancelled job must not go on creating or acting on servers nobody waits for."""
+        if self._parents and parent_chain() != self._parents:
+            msg = (f"the ansible-playbook run that started this module is gone (cancelled or killed): stopped; "
+                   f"{what}. Run the playbook again to finish, or vms_delete.yml to remove the set.")
+            self.progress(msg)
+            self.fail(msg)
 
     @property
     def project_conn(self) -> Any:

@@ -13,6 +13,8 @@ from libload import load_library
 from rentstack_bulk import action_outcome
 
 MOD = load_library("rentstack_server_action")
+from ansible.module_utils import rentstack_openstack  # noqa: E402 - the copy the module uses, after load_library
+from ansible.module_utils.rentstack_openstack import parent_chain  # noqa: E402
 
 
 def test_outcome_retries_only_a_hard_reboot_that_ended_in_error() -> None:
@@ -58,6 +60,7 @@ def run_action(nova: FakeNova, action: str, max_attempts: int = 3) -> tuple[dict
     obj.params = {"action": action, "max_attempts": max_attempts, "concurrency": 4, "timeout": 600,
                   "poll_interval": 0, "progress_file": None, "flavor": None, "image": None, "skip_refused": False}
     obj.names, obj.lines, obj.started = sorted(nova.servers), [], time.monotonic()
+    obj._parents = parent_chain()  # this test process's own: unchanged, so never "abandoned"
     obj.ansible = SimpleNamespace(check_mode=False, fail_json=lambda msg, **kw: pytest.fail(msg))
     obj.listing, obj.apply = nova.listing, nova.apply
     return obj.run(), obj.lines
@@ -87,3 +90,14 @@ def test_a_stop_that_ends_in_error_is_not_repeated() -> None:
     with pytest.raises(pytest.fail.Exception):
         run_action(nova, "stop")
     assert nova.calls == ["vm-001"]
+
+
+def test_a_cancelled_run_stops_sending_actions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ansible-playbook killed (AWX cancel): the module notices its parents changed and sends nothing more."""
+    nova = FakeNova([f"vm-{i:03d}" for i in range(1, 11)], {})
+    real = parent_chain()
+    monkeypatch.setattr(rentstack_openstack, "parent_chain", lambda: real if len(nova.calls) < 4 else [1])
+    with pytest.raises(pytest.fail.Exception) as err:
+        run_action(nova, "reboot_hard")
+    assert len(nova.calls) == 4  # the first batch (concurrency 4) went out, the other 6 did not
+    assert "is gone (cancelled or killed): stopped; reboot_hard sent to 4 servers, 6 not sent" in str(err.value)

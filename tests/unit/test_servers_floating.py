@@ -14,6 +14,8 @@ import pytest
 from libload import load_library
 
 MOD = load_library("rentstack_servers")
+from ansible.module_utils import rentstack_openstack  # noqa: E402 - the copy the module uses, after load_library
+from ansible.module_utils.rentstack_openstack import parent_chain  # noqa: E402
 
 
 def test_each_server_without_one_gets_a_floating_ip_with_progress() -> None:
@@ -104,12 +106,13 @@ class FakeCloud:
             return fip
 
 
-def present_with(cloud: FakeCloud) -> tuple[dict[str, Any], list[str]]:
+def present_with(cloud: FakeCloud, concurrency: int = 20) -> tuple[dict[str, Any], list[str]]:
     """rentstack_servers' present() against the fake cloud (preflight stubbed: it has its own tests)."""
     obj = MOD.ServersModule.__new__(MOD.ServersModule)
-    obj.params = {"floating_ip": True, "api_workers": 4, "concurrency": 20, "max_attempts": 3, "timeout": 600,
+    obj.params = {"floating_ip": True, "api_workers": 4, "concurrency": concurrency, "max_attempts": 3, "timeout": 600,
                   "poll_interval": 0, "progress_file": None}
     obj.names, obj.set_tag, obj.lines, obj.started = cloud.names, "rentstack-set:vm", [], time.monotonic()
+    obj._parents = parent_chain()  # this test process's own: unchanged, so never "abandoned"
     obj.ansible = SimpleNamespace(check_mode=False, fail_json=lambda msg, **_: pytest.fail(msg))
     obj._pconn = cloud
     obj.list_set, obj.create_request = cloud.list_set, cloud.create
@@ -138,3 +141,29 @@ def test_a_failed_early_attach_is_done_again_by_the_final_pass() -> None:
     assert any("floating IP for vm-002 failed: Neutron said 503" in line for line in lines)
     assert any("attaching floating IPs to 1 servers" in line for line in lines)
     assert all(len(r["floating_ips"]) == 1 for r in result["servers"])
+
+
+def test_a_cancelled_create_sends_no_more_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ansible-playbook killed mid-create (seen on the lab: the orphaned module went on creating all 100):
+    the module notices its parents changed, stops, and says what it sent and what it did not."""
+    cloud = FakeCloud([f"vm-{i:03d}" for i in range(1, 13)])
+    real = parent_chain()
+    monkeypatch.setattr(rentstack_openstack, "parent_chain", lambda: real if len(cloud.servers) < 4 else [1])
+    with pytest.raises(pytest.fail.Exception) as err:
+        present_with(cloud, concurrency=4)
+    assert len(cloud.servers) == 4
+    assert "is gone (cancelled or killed): stopped; 4 create requests sent, 8 not sent" in str(err.value)
+
+
+def test_parent_chain_reads_proc(tmp_path: Any) -> None:
+    for pid, ppid in ((100, 50), (50, 7), (7, 1)):
+        (tmp_path / str(pid)).mkdir()
+        # The command name may hold spaces and parentheses; the parent PID is the 2nd field after the last ")".
+        (tmp_path / str(pid) / "stat").write_text(f"{pid} (sh -c (x) y) S {ppid} {pid} {pid} 0 -1\n")
+    assert parent_chain(100, depth=3, proc=str(tmp_path)) == [50, 7, 1]
+    assert parent_chain(100, depth=2, proc=str(tmp_path)) == [50, 7]
+    assert parent_chain(7, depth=3, proc=str(tmp_path)) == [1]
+    assert parent_chain(999, proc=str(tmp_path)) == []
+    import os
+
+    assert parent_chain()[:1] == [os.getppid()]
