@@ -43,12 +43,15 @@ def wait_booted(conn: Any, server_ids: list[str], timeout: float = 900) -> dict[
     the console (uuid=unknown counts: on a loaded lab the metadata service may answer after the guest gave up)."""
     start = time.monotonic()
     left = list(server_ids)
-    while left and time.monotonic() - start < timeout:
+    def booted(server_id: str) -> bool:
         try:
-            left = [i for i in left if "RENTSTACK-GUEST-READY uuid="
-                    not in (conn.compute.get_server_console_output(i, length=40).get("output") or "")]
-        except Exception as exc:  # noqa: BLE001 - a console read failing under load is retried, not fatal
-            say(f"  console read failed ({exc}); retrying")
+            out = conn.compute.get_server_console_output(server_id, length=40).get("output") or ""
+        except Exception:  # noqa: BLE001 - one console failing (404: no guest on the host) counts as not booted
+            return False
+        return "RENTSTACK-GUEST-READY uuid=" in out
+
+    while left and time.monotonic() - start < timeout:
+        left = [i for i in left if not booted(i)]
         if left:
             time.sleep(15)
     return {"booted": len(server_ids) - len(left), "boot_wait_seconds": round(time.monotonic() - start),

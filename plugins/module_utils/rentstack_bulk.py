@@ -221,12 +221,18 @@ def fault_message(server: dict[str, Any] | None) -> str | None:
 RETRY_FROM_ERROR = frozenset({"reboot_hard"})
 
 
-def action_outcome(action: str, status: str | None, attempts: int, max_attempts: int) -> str:
-    """What to do with a server whose action has settled in `status`: 'ok', 'retry' (apply it again) or 'failed'."""
+def action_outcome(action: str, status: str | None, attempts: int, max_attempts: int,
+                   guest_present: bool = True) -> str:
+    """What to do with a server whose action has settled in `status`: 'ok', 'retry' (apply it again) or 'failed'.
+
+    `guest_present` False means Nova lists the server ACTIVE but its host has no guest for it (a hard reboot
+    that failed in libvirt while Nova saw the old guest running: "Reboot failed but instance is running").
+    A hard reboot builds the guest again, so that is retried like ERROR."""
     target = ACTIONS[action]["target"]
-    if target is None or status == target:
+    if target is None or (status == target and (target != "ACTIVE" or guest_present)):
         return "ok"
-    if status == "ERROR" and action in RETRY_FROM_ERROR and attempts < max_attempts:
+    broken = status == "ERROR" or (status == "ACTIVE" and not guest_present)
+    if broken and action in RETRY_FROM_ERROR and attempts < max_attempts:
         return "retry"
     return "failed"
 
