@@ -21,6 +21,7 @@ from typing import Any
 from _common import REPO, connect, run, say, this_command, write_result
 
 from apicount import count_requests
+from guests import not_booted
 from runner import Result, run_playbook
 
 PROJECT = "vm100"
@@ -39,21 +40,9 @@ def listing(conn: Any, project_id: str) -> dict[str, int]:
 
 
 def wait_booted(conn: Any, server_ids: list[str], timeout: float = 900) -> dict[str, Any]:
-    """Nova says ACTIVE when qemu starts; the guest boots after that. Wait until each guest printed its marker on
-    the console (uuid=unknown counts: on a loaded lab the metadata service may answer after the guest gave up)."""
+    """Wait until each guest printed its marker on the console (tests/integration/guests.py); the counts."""
     start = time.monotonic()
-    left = list(server_ids)
-    def booted(server_id: str) -> bool:
-        try:
-            out = conn.compute.get_server_console_output(server_id, length=40).get("output") or ""
-        except Exception:  # noqa: BLE001 - one console failing (404: no guest on the host) counts as not booted
-            return False
-        return "RENTSTACK-GUEST-READY uuid=" in out
-
-    while left and time.monotonic() - start < timeout:
-        left = [i for i in left if not booted(i)]
-        if left:
-            time.sleep(15)
+    left = not_booted(conn, server_ids, timeout, interval=15)
     return {"booted": len(server_ids) - len(left), "boot_wait_seconds": round(time.monotonic() - start),
             "not_booted": left}
 

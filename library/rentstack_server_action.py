@@ -188,7 +188,7 @@ class ServerActionModule(ServerSetModule):
     def guest_present(self, srv: dict[str, Any]) -> bool:
         """Whether the server's host runs a guest for it. Nova can list a server ACTIVE whose guest is gone: a hard
         reboot that failed in libvirt while the old guest still ran ("Reboot failed but instance is running";
-        13 of 100 on the loaded lab, 2026-12-02). Its console then answers 404: one read of one line tells."""
+        19 of 100 on the loaded lab, 2026-12-02). Its console then answers 404: one read of one line tells."""
         try:
             self.c.compute.get_server_console_output(srv["id"], length=1)
         except os_exc.NotFoundException:

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from guests import not_booted  # noqa: E402
 from runner import Result, run_playbook  # noqa: E402
 
 COUNT = 20
@@ -57,27 +57,12 @@ def test_rerun_is_unchanged(created: Result, tmp_path: Path) -> None:
     assert again.rc == 0 and sum(again.per_host("changed").values()) == 0, again.explain()
 
 
-def not_booted(server_ids: list[str], timeout: float) -> list[str]:
-    """Wait until each guest printed its marker on the console (Nova says ACTIVE when qemu starts, the
-    guest boots after that); the ones that did not within `timeout` s."""
-    conn = admin()
-    left = list(server_ids)
-    deadline = time.monotonic() + timeout
-    while left and time.monotonic() < deadline:
-        # (uuid=unknown counts too: on a loaded lab the metadata service may answer after the guest gave up.)
-        left = [i for i in left if "RENTSTACK-GUEST-READY uuid="
-                not in conn.compute.get_server_console_output(i, length=40).get("output", "")]
-        if left:
-            time.sleep(10)
-    return left
-
-
 @pytest.mark.parametrize("action", ["stop", "start", "reboot_hard"])
 def test_bulk_action_reaches_target(created: Result, tmp_path: Path, action: str) -> None:
     if action == "stop":
         # Every guest booted (and started acpid, which answers the stop's ACPI power button) first.
         ids = [s["id"] for s in created.module_result("summary")["servers"]]
-        assert not_booted(ids, 900) == []
+        assert not_booted(admin(), ids, 900) == []
     result = run_playbook("playbooks/vms_action.yml", tmp_path,
                           extravars={"rental_request": REQUEST, "vms_action": action})
     assert result.rc == 0, result.explain()
