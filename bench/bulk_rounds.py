@@ -109,6 +109,11 @@ def one_round(number: int, count: int, work: Path, conn: Any, project_id: str, a
         "retried": sum(s.get("attempts", 1) > 1 for s in servers),
     }
     say(f"  created: {row}")
+    if created.rc != 0 and not servers:
+        # Nothing was built (a refused request: quota, capacity, bad input): the rounds after it would only repeat
+        # the refusal, and writing them would replace the last real result with empty rows.
+        raise SystemExit(f"round {number}: vms_create.yml refused the request, nothing written: "
+                         + "; ".join(created.failure_messages()))
     row.update(wait_booted(conn, [s["id"] for s in servers if s.get("id")]))
     say(f"  booted (marker on the console): {row['booted']}/{len(servers)} after {row['boot_wait_seconds']} s")
     if number == 1:
