@@ -15,6 +15,7 @@ nova-conductor, ...). The API services under uWSGI get their port (uwsgi:5000 Ke
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -41,8 +42,10 @@ def name_of(pid: str, comm: str) -> str:
     return os.path.basename(script) or comm
 
 
-def sample(seen: dict[tuple[str, str], list[object]]) -> None:
-    """Record each live process's CPU seconds so far, keyed by (pid, start time) so a reused pid is a new key."""
+def sample(seen: dict[tuple[str, str], tuple[str, float, float]], baseline: bool = False) -> None:
+    """Record each live process's name, CPU seconds at the start and CPU seconds now, keyed by (pid, start time)
+    so a reused pid is a new key. With baseline (the first sample) the start is what it had used already; for a
+    process first seen later it is 0, since all its CPU time falls in the run."""
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
@@ -52,29 +55,29 @@ def sample(seen: dict[tuple[str, str], list[object]]) -> None:
         fields = stat[stat.rindex(")") + 2:].split()
         cpu = (int(fields[11]) + int(fields[12])) / TICK
         key = (pid, fields[19])
-        if key not in seen:
-            seen[key] = [name_of(pid, comm), cpu, cpu]
-        seen[key][2] = cpu
+        name, start, _ = seen.get(key) or (name_of(pid, comm), cpu if baseline else 0.0, cpu)
+        seen[key] = (name, start, cpu)
 
 
 def main() -> None:
-    interval, out = float(sys.argv[1]), Path(sys.argv[2])
-    seen: dict[tuple[str, str], list[object]] = {}
-    sample(seen)
-    before = set(seen)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("interval", type=float, help="seconds between two readings of /proc")
+    parser.add_argument("out", type=Path, help="JSON file to write; the run stops when OUT.stop appears")
+    args = parser.parse_args()
+    seen: dict[tuple[str, str], tuple[str, float, float]] = {}
+    sample(seen, baseline=True)
 
     def finish(_signum: int = 0, _frame: FrameType | None = None) -> None:
         total: dict[str, float] = {}
-        for key, (name, first, last) in seen.items():
-            used = float(last) - (float(first) if key in before else 0.0)  # type: ignore[arg-type]
-            total[str(name)] = round(total.get(str(name), 0.0) + used, 1)
-        out.write_text(json.dumps(dict(sorted(total.items(), key=lambda kv: -kv[1])), indent=1) + "\n",
-                       encoding="utf-8")
+        for name, start, last in seen.values():
+            total[name] = round(total.get(name, 0.0) + last - start, 1)
+        args.out.write_text(json.dumps(dict(sorted(total.items(), key=lambda kv: -kv[1])), indent=1) + "\n",
+                            encoding="utf-8")
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, finish)
-    while not out.with_name(out.name + ".stop").exists():
-        time.sleep(interval)
+    while not args.out.with_name(args.out.name + ".stop").exists():
+        time.sleep(args.interval)
         sample(seen)
     finish()
 
