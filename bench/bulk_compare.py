@@ -14,9 +14,13 @@ Methods (each creates N servers of one flavor in one project, then deletes them)
 Create time runs from the start of the command until every server of the set is ACTIVE or ERROR
 (followed by one server listing every 3 s for the methods that return before that); delete time until
 none is left. After each delete the project's ports and floating IPs are listed: anything left is a leak.
+Each phase also records where the machine's CPU went (``create_cpu``/``delete_cpu``): the share of the
+machine's cores that were busy, the CPU the method's own commands used (the client side), and the processes
+that used most (bench/cpu_sample.py). ``--concurrency 5,10,20`` runs our method once per value of builds in
+flight.
 Needs the deployed lab with tenants.yml and flavors.yml applied (project vm100, its quotas and flavor).
 
-    .venv/bin/python bench/bulk_compare.py [--count 100] [--methods a,b]
+    .venv/bin/python bench/bulk_compare.py [--count 100] [--methods a,b] [--concurrency 5,10,20]
 """
 
 from __future__ import annotations
@@ -33,20 +37,24 @@ from typing import Any
 
 import yaml
 from _common import REPO, connect, run, say, this_command, write_result
+from cpu_sample import CpuSampler
 
 PROJECT = "vm100"
 FLAVOR = "1cpu.1gbmem.0disk"
 IMAGE = "rentstack-guest"
 NETWORK = "selfservice"
 POLL = 3.0
+# Seconds between two readings of /proc while a phase runs (where the machine's CPU went, see cpu_sample.py).
+CPU_INTERVAL = 10.0
 
 
 class Bench:
     """One benchmark run: a cloud entry scoped to the project for the CLI methods, and the result rows."""
 
-    def __init__(self, count: int, timeout: int) -> None:
+    def __init__(self, count: int, timeout: int, concurrency: list[int]) -> None:
         self.count = count
         self.timeout = timeout
+        self.concurrency = concurrency
         self.conn = connect(PROJECT)
         self.project_id = self.conn.current_project_id
         self.tmp = Path(tempfile.mkdtemp(prefix="rentstack-bench-"))
@@ -107,15 +115,17 @@ class Bench:
     def measure(self, method: str, prefix: str, create: list[str], delete: Callable[[], list[str]]) -> dict[str, Any]:
         say(f"{method}: creating {self.count} servers {prefix}-*")
         started = time.monotonic()
-        _, out = run(create, timeout=self.timeout, check=False)
-        create_s = self.wait(prefix, self.settled, started)
+        with CpuSampler(CPU_INTERVAL) as create_cpu:
+            _, out = run(create, timeout=self.timeout, check=False)
+            create_s = self.wait(prefix, self.settled, started)
         servers = self.servers(prefix)
         active = sum(s.status == "ACTIVE" for s in servers)
         errors = sorted({(s.fault or {}).get("message", "?") for s in servers if s.status == "ERROR"})
         say(f"{method}: {active}/{self.count} ACTIVE in {create_s:.0f}s; deleting")
         started = time.monotonic()
-        run(delete(), timeout=self.timeout, check=False)
-        delete_s = self.wait(prefix, lambda s: not s, started)
+        with CpuSampler(CPU_INTERVAL) as delete_cpu:
+            run(delete(), timeout=self.timeout, check=False)
+            delete_s = self.wait(prefix, lambda s: not s, started)
         gone = self.count - len(self.servers(prefix))
         # Leftovers of a method are removed before the next one runs (and counted as its leaks first).
         leaks = self.leaks()
@@ -126,6 +136,7 @@ class Bench:
             "deleted": gone, "delete_seconds": round(delete_s, 1), "leaked_ports": leaks["ports"],
             "leaked_floating_ips": leaks["floating_ips"], "errors": errors[:5],
             "create_output_tail": out.splitlines()[-3:],
+            "create_cpu": create_cpu.result(), "delete_cpu": delete_cpu.result(),
         }
 
     def cleanup(self, prefix: str) -> None:
@@ -141,24 +152,30 @@ class Bench:
 
     # -- the four methods --------------------------------------------------------------------------
 
-    def rentstack_servers(self) -> dict[str, Any]:
+    def rentstack_servers(self) -> list[dict[str, Any]]:
+        """One row per --concurrency value (builds in flight, the playbooks' vms_concurrency)."""
         request = self.tmp / "request.yml"
         request.write_text(yaml.safe_dump({"rental_request": {
             "requester": "bench", "project": PROJECT, "menu": FLAVOR, "os": IMAGE,
             "count": self.count, "prefix": "bench-rs", "floating_ip": False}}))
-        return self.measure(
-            "rentstack_servers", "bench-rs",
-            ["ansible-playbook", "playbooks/vms_create.yml", "-e", f"@{request}"],
-            lambda: ["ansible-playbook", "playbooks/vms_delete.yml", "-e", f"@{request}"])
+        rows = []
+        for value in self.concurrency:
+            extra = ["-e", f"@{request}", "-e", f"vms_concurrency={value}"]
+            row = self.measure(
+                "rentstack_servers" if len(self.concurrency) == 1 else f"rentstack_servers (concurrency {value})",
+                "bench-rs", ["ansible-playbook", "playbooks/vms_create.yml", *extra],
+                lambda extra=extra: ["ansible-playbook", "playbooks/vms_delete.yml", *extra])
+            rows.append({**row, "concurrency": value})
+        return rows
 
-    def osc_serial_loop(self) -> dict[str, Any]:
+    def osc_serial_loop(self) -> list[dict[str, Any]]:
         names = " ".join(f"bench-osc-{i:03d}" for i in range(1, self.count + 1))
         create = (f"for n in {names}; do openstack --os-cloud bench-vm100 server create --flavor {FLAVOR} "
                   f"--image {IMAGE} --network {NETWORK} -f value -c id $n || true; done")
         delete = f"for n in {names}; do openstack --os-cloud bench-vm100 server delete $n || true; done"
-        return self.measure("osc_serial_loop", "bench-osc", self.cli(create), lambda: self.cli(delete))
+        return [self.measure("osc_serial_loop", "bench-osc", self.cli(create), lambda: self.cli(delete))]
 
-    def nova_multi_create(self) -> dict[str, Any]:
+    def nova_multi_create(self) -> list[dict[str, Any]]:
         create = (f"openstack --os-cloud bench-vm100 server create --flavor {FLAVOR} --image {IMAGE} "
                   f"--network {NETWORK} --min {self.count} --max {self.count} -f value -c id bench-multi")
 
@@ -166,17 +183,17 @@ class Bench:
             ids = " ".join(s.id for s in self.servers("bench-multi"))
             return self.cli(f"openstack --os-cloud bench-vm100 server delete {ids}")
 
-        return self.measure("nova_multi_create", "bench-multi", self.cli(create), delete)
+        return [self.measure("nova_multi_create", "bench-multi", self.cli(create), delete)]
 
-    def openstack_cloud_server_loop(self) -> dict[str, Any]:
+    def openstack_cloud_server_loop(self) -> list[dict[str, Any]]:
         playbook = str(REPO / "bench" / "playbooks" / "cloud_server_loop.yml")
         args = ["-e", f"bench_count={self.count}", "-e", "bench_prefix=bench-occ", "-e", f"bench_flavor={FLAVOR}",
                 "-e", f"bench_image={IMAGE}", "-e", f"bench_network={NETWORK}"]
         env = f"export OS_CLIENT_CONFIG_FILE={shlex.quote(str(self.clouds_file))}; "
-        return self.measure(
+        return [self.measure(
             "openstack_cloud_server_loop", "bench-occ",
             ["bash", "-c", env + shlex.join(["ansible-playbook", playbook, *args])],
-            lambda: ["bash", "-c", env + shlex.join(["ansible-playbook", playbook, *args, "-e", "bench_state=absent"])])
+            lambda: ["bash", "-c", env + shlex.join(["ansible-playbook", playbook, *args, "-e", "bench_state=absent"])])]
 
 
 METHODS = ["rentstack_servers", "osc_serial_loop", "nova_multi_create", "openstack_cloud_server_loop"]
@@ -196,13 +213,27 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def concurrency_list(text: str) -> list[int]:
+    """argparse type: comma-separated positive integers."""
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers, e.g. 5,10,20") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: every value must be at least 1")
+    return values
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated, from: " + ", ".join(METHODS))
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per create or delete phase")
+    parser.add_argument("--concurrency", type=concurrency_list, default=[20],
+                        help="builds in flight for rentstack_servers (vms_concurrency), e.g. 5,10,20: "
+                             "one row per value (default 20, the playbooks' default)")
     args = parser.parse_args()
-    bench = Bench(args.count, args.timeout)
+    bench = Bench(args.count, args.timeout, args.concurrency)
     bench.check_empty()
     methods = args.methods.split(",")
     unknown = [m for m in methods if m not in METHODS]
@@ -210,7 +241,7 @@ def main() -> None:
         raise SystemExit(f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
     rows = []
     for method in methods:
-        rows.append(getattr(bench, method)())
+        rows.extend(getattr(bench, method)())
         # Written after every method: at 100 one method takes 30-60 min here, a stopped run keeps what it measured.
         write_result(
             "bulk_compare",

@@ -18,11 +18,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import signal
-import sys
+import threading
 import time
 from pathlib import Path
-from types import FrameType
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -59,27 +59,77 @@ def sample(seen: dict[tuple[str, str], tuple[str, float, float]], baseline: bool
         seen[key] = (name, start, cpu)
 
 
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of all CPUs since boot, from the first line of /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text(encoding="utf-8").split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields[:8]) - idle, sum(fields[:8])
+
+
+def children_cpu() -> float:
+    """User+system CPU seconds of this process's children that have ended and been waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class CpuSampler:
+    """Sample /proc every `interval` seconds in a thread while a `with` block runs; then `result()` gives the
+    machine's busy share and the CPU seconds by process name used inside the block."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.seen: dict[tuple[str, str], tuple[str, float, float]] = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.ticks = (0, 0)
+        self.children = 0.0
+
+    def __enter__(self) -> CpuSampler:
+        self.ticks = machine_ticks()
+        self.children = children_cpu()
+        sample(self.seen, baseline=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        sample(self.seen)
+        busy, total = machine_ticks()
+        self.ticks = (busy - self.ticks[0], total - self.ticks[1])
+        self.children = children_cpu() - self.children
+
+    def _loop(self) -> None:
+        while not self.stop.wait(self.interval):
+            sample(self.seen)
+
+    def by_process(self) -> dict[str, float]:
+        total: dict[str, float] = {}
+        for name, start, last in self.seen.values():
+            total[name] = total.get(name, 0.0) + last - start
+        return {k: round(v, 1) for k, v in sorted(total.items(), key=lambda kv: -kv[1])}
+
+    def result(self, top: int = 8) -> dict[str, object]:
+        """busy_share: the machine's CPUs busy / available in the block (1.0 = every core busy all the time).
+        client_cpu_seconds: CPU of the commands the block ran and waited for, their children included (exact,
+        from getrusage; the /proc samples miss short-lived processes such as each CLI call of a loop)."""
+        busy, total = self.ticks
+        return {"busy_share": round(busy / total, 2) if total else None,
+                "client_cpu_seconds": round(self.children, 1),
+                "cpu_seconds_by_process": dict(list(self.by_process().items())[:top])}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("interval", type=float, help="seconds between two readings of /proc")
     parser.add_argument("out", type=Path, help="JSON file to write; the run stops when OUT.stop appears")
     args = parser.parse_args()
-    seen: dict[tuple[str, str], tuple[str, float, float]] = {}
-    sample(seen, baseline=True)
-
-    def finish(_signum: int = 0, _frame: FrameType | None = None) -> None:
-        total: dict[str, float] = {}
-        for name, start, last in seen.values():
-            total[name] = round(total.get(name, 0.0) + last - start, 1)
-        args.out.write_text(json.dumps(dict(sorted(total.items(), key=lambda kv: -kv[1])), indent=1) + "\n",
-                            encoding="utf-8")
-        sys.exit(0)
-
-    signal.signal(signal.SIGTERM, finish)
-    while not args.out.with_name(args.out.name + ".stop").exists():
-        time.sleep(args.interval)
-        sample(seen)
-    finish()
+    stop = args.out.with_name(args.out.name + ".stop")
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.touch())
+    with CpuSampler(args.interval) as sampler:
+        while not stop.exists():
+            time.sleep(min(args.interval, 1.0))
+    args.out.write_text(json.dumps(sampler.by_process(), indent=1) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
