@@ -16,8 +16,10 @@ Create time runs from the start of the command until every server of the set is 
 none is left. After each delete the project's ports and floating IPs are listed: anything left is a leak.
 Each phase also records where the machine's CPU went (``create_cpu``/``delete_cpu``): the share of the
 machine's cores that were busy, the CPU the method's own commands used (the client side), and the processes
-that used most (bench/cpu_sample.py). ``--concurrency 5,10,20`` runs our method once per value of builds in
-flight.
+that used most (bench/cpu_sample.py). From these the ratios add each method's CPU floor: the cloud's CPU for
+the create (busy time minus the client's) spread over all cores, the shortest time any client could reach for
+that work on this machine, as a share of the serial loop's time. ``--concurrency 5,10,20`` runs our method
+once per value of builds in flight.
 Needs the deployed lab with tenants.yml and flavors.yml applied (project vm100, its quotas and flavor).
 
     .venv/bin/python bench/bulk_compare.py [--count 100] [--methods a,b] [--concurrency 5,10,20]
@@ -199,18 +201,35 @@ class Bench:
 METHODS = ["rentstack_servers", "osc_serial_loop", "nova_multi_create", "openstack_cloud_server_loop"]
 
 
-def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Ratios against the report's working method (the serial loop)."""
+def cloud_create_cpu(row: dict[str, Any], cores: int) -> float | None:
+    """CPU seconds the cloud spent on a row's create: the machine's busy time in the phase minus the method's own
+    client CPU (every lab host and guest is a process of this machine). None for rows measured without it."""
+    cpu = row.get("create_cpu") or {}
+    if cpu.get("busy_share") is None:
+        return None
+    return cpu["busy_share"] * row["create_seconds"] * cores - cpu["client_cpu_seconds"]
+
+
+def summarize(rows: list[dict[str, Any]], cores: int) -> dict[str, Any]:
+    """Ratios against the report's working method (the serial loop), and the CPU floor: the cloud's CPU for the
+    create spread over every core of the machine, the shortest create time any client could reach for that
+    work here. A floor above a third of the loop's time means that target cannot be reached on this machine."""
     base = next((r for r in rows if r["method"] == "osc_serial_loop"), None)
     if not base:
         return {}
-    return {
-        r["method"]: {
+    ratios = {}
+    for r in rows:
+        ratios[r["method"]] = {
             "create_time_vs_serial_loop": round(r["create_seconds"] / base["create_seconds"], 2),
             "delete_time_vs_serial_loop": round(r["delete_seconds"] / base["delete_seconds"], 2),
         }
-        for r in rows
-    }
+        cloud = cloud_create_cpu(r, cores)
+        if cloud is not None and r["active"]:
+            ratios[r["method"]].update({
+                "cloud_cpu_seconds_per_vm": round(cloud / r["active"], 1),
+                "create_cpu_floor_vs_serial_loop": round(cloud / cores / base["create_seconds"], 2),
+            })
+    return ratios
 
 
 def concurrency_list(text: str) -> list[int]:
@@ -240,14 +259,15 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
     rows = []
-    for method in methods:
+    for done, method in enumerate(methods, 1):
         rows.extend(getattr(bench, method)())
         # Written after every method: at 100 one method takes 30-60 min here, a stopped run keeps what it measured.
         write_result(
             "bulk_compare",
             f"create then delete {args.count} servers (flavor {FLAVOR}, no floating IP) in project {PROJECT}, "
             f"{len(methods)} ways",
-            this_command(), rows, ratios=summarize(rows), methods_completed=len(rows), methods_requested=methods)
+            this_command(), rows, ratios=summarize(rows, os.cpu_count() or 1), methods_completed=done,
+            methods_requested=methods)
 
 
 if __name__ == "__main__":

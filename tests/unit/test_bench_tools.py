@@ -55,3 +55,21 @@ def test_concurrency_list(text: str, values: list[int]) -> None:
 def test_concurrency_list_rejects(text: str, message: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match=message):
         bulk_compare.concurrency_list(text)
+
+
+def test_summarize_cpu_floor() -> None:
+    # The loop: 500 s with both cores 90 % busy, 100 s of it its own CLI calls: the cloud spent 800 CPU-s, 8 per VM.
+    # On 2 cores that work needs at least 400 s: 0.8 of the loop's time whatever the client.
+    loop = {"method": "osc_serial_loop", "active": 100, "create_seconds": 500.0, "delete_seconds": 200.0,
+            "create_cpu": {"busy_share": 0.9, "client_cpu_seconds": 100.0}}
+    ours = {"method": "rentstack_servers", "active": 50, "create_seconds": 250.0, "delete_seconds": 50.0,
+            "create_cpu": {"busy_share": 0.5, "client_cpu_seconds": 50.0}}
+    old = {"method": "nova_multi_create", "active": 100, "create_seconds": 400.0, "delete_seconds": 100.0}
+    ratios = bulk_compare.summarize([loop, ours, old], cores=2)
+    assert ratios["osc_serial_loop"] == {"create_time_vs_serial_loop": 1.0, "delete_time_vs_serial_loop": 1.0,
+                                         "cloud_cpu_seconds_per_vm": 8.0, "create_cpu_floor_vs_serial_loop": 0.8}
+    assert ratios["rentstack_servers"] == {"create_time_vs_serial_loop": 0.5, "delete_time_vs_serial_loop": 0.25,
+                                           "cloud_cpu_seconds_per_vm": 4.0, "create_cpu_floor_vs_serial_loop": 0.2}
+    # A row measured before the CPU fields existed gets its time ratios only.
+    assert ratios["nova_multi_create"] == {"create_time_vs_serial_loop": 0.8, "delete_time_vs_serial_loop": 0.5}
+    assert bulk_compare.summarize([ours], cores=2) == {}
