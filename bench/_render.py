@@ -93,10 +93,32 @@ def section(name: str, data: dict[str, Any]) -> list[str]:
     return lines
 
 
+def profile_section(name: str, data: dict[str, Any], top: int = 20) -> list[str]:
+    """Where one playbook run's time went: per role, and its `top` costliest tasks (rentstack_profile)."""
+    lines = [f"### {name}", "",
+             f"- playbook: `{data.get('playbook', '?')}`, {data.get('elapsed_s', '?')} s, "
+             f"{data.get('task_count', '?')} tasks, started {data.get('started', '?')}",
+             f"- command: `{data.get('command', '?')}`, commit {data.get('commit', '?')}",
+             f"- lab: {cell(data.get('lab', {}))}", "",
+             "Per role (sum of task wall times, s): "
+             + ", ".join(f"{role} {secs:g}" for role, secs in list((data.get("roles") or {}).items())[:12]), ""]
+    rows = [{"#": i + 1, "s": t.get("wall_s"), "task": t.get("name"), "role": t.get("role") or "-"}
+            for i, t in enumerate((data.get("top_tasks") or [])[:top])]
+    return lines + table(rows) + [""]
+
+
 def main() -> None:
     lines = [HEADER]
     for path in sorted(RESULTS.glob("*.json")):
         lines += section(path.stem, json.loads(path.read_text()))
+    profiles = sorted((RESULTS / "profiles").glob("*.json"))
+    if profiles:
+        lines += ["## Deploy profiles", "",
+                  "Per-task wall time of site.yml runs (plugins/callback/rentstack_profile.py, written by",
+                  "`bench/deploy.py`); a task's time runs from its start to the next task's start, so it",
+                  "includes waiting for the slowest host. The full task lists are in bench/results/profiles/.", ""]
+        for path in profiles:
+            lines += profile_section(path.stem, json.loads(path.read_text()))
     DOC.write_text("\n".join(lines).rstrip() + "\n")
     print(f"wrote {DOC.relative_to(REPO)}")
 

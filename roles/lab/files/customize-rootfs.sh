@@ -30,6 +30,21 @@ APT::Install-Recommends "false";
 APT
 rm -f /etc/apt/apt.conf.d/docker-clean
 
+# Package installs are most of a fresh deploy's time on the lab machine. Like
+# Debian's official container images, the lab hosts let dpkg skip its fsync
+# per unpacked file (a lab host that loses power is rebuilt, not repaired) and
+# keep no manual pages or documentation (no one reads them inside a lab host;
+# the copyright files stay), so man-db has nothing to index either. Real hosts
+# keep dpkg's defaults: this is the lab image, not a role.
+printf 'force-unsafe-io\n' > /etc/dpkg/dpkg.cfg.d/rentstack-lab-unsafe-io
+cat > /etc/dpkg/dpkg.cfg.d/rentstack-lab-nodoc <<'DPKG'
+path-exclude /usr/share/man/*
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/info/*
+DPKG
+echo 'man-db man-db/auto-update boolean false' | debconf-set-selections
+
 # The install guide: no 127.0.1.1 line for the host name.
 printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' > /etc/hosts
 
