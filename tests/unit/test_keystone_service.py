@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import itertools
 import json
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import yaml
 from ansible.module_utils.testing import patch_module_args
 from libload import load_library
 from openstack.identity.v3 import endpoint as sdk_endpoint
@@ -22,6 +24,7 @@ from openstack.identity.v3 import service as sdk_service
 from openstack.identity.v3 import user as sdk_user
 
 MOD = load_library("rentstack_keystone_service")
+ROOT = Path(__file__).resolve().parents[2]
 KEYSTONE = "http://ctl1:5000"
 SECRET = "s3cret-from-the-secrets-file"
 
@@ -401,3 +404,40 @@ def test_the_password_option_is_no_log_and_user_requires_it() -> None:
     assert MOD.KeystoneServiceModule.argument_spec["password"]["no_log"] is True
     with patch_module_args({"user": "demo", "project": "demo"}), pytest.raises(SystemExit):
         MOD.KeystoneServiceModule()
+
+
+# --- the roles call the module once per service ---------------------------------
+
+
+def tasks(path: str) -> list[dict[str, Any]]:
+    return yaml.safe_load((ROOT / path).read_text())
+
+
+def modules_of(task_list: list[dict[str, Any]]) -> list[str]:
+    keys = {"name", "when", "delegate_to", "run_once", "no_log", "register", "vars", "loop", "loop_control",
+            "check_mode", "changed_when", "tags"}
+    return [next(k for k in t if k not in keys) for t in task_list]
+
+
+def test_keystone_service_role_makes_one_module_call_and_a_free_report() -> None:
+    main = tasks("roles/keystone_service/tasks/main.yml")
+    assert modules_of(main) == ["rentstack_keystone_service", "ansible.builtin.debug"]
+    call, report = main
+    assert call["no_log"] is True and call["run_once"] is True and call["delegate_to"] == "localhost"
+    assert "loop" not in call and "loop" not in report
+    assert report["when"] == f"{call['register']}.actions | length > 0", "a no-op run skips the report"
+    assert not (ROOT / "roles/keystone_service/tasks/password.yml").exists()
+    specs = yaml.safe_load((ROOT / "roles/keystone_service/meta/argument_specs.yml").read_text())
+    assert not any(o.get("required") for o in specs["argument_specs"]["main"]["options"].values()), (
+        "a user-only call (the demo user) passes no service name, type or URL")
+
+
+def test_keystone_register_creates_the_demo_user_through_the_role() -> None:
+    register = tasks("roles/keystone/tasks/register.yml")
+    demo = [t for t in register if t.get("ansible.builtin.include_role", {}).get("name") == "keystone_service"]
+    assert len(demo) == 1 and "tasks_from" not in demo[0]["ansible.builtin.include_role"]
+    args = demo[0]["vars"]
+    assert "keystone_service_name" not in args and args["keystone_service_roles"] == ["member"]
+    assert args["keystone_service_keystone_url"] == "{{ keystone_url }}"
+    assert not any(m in ("openstack.cloud.identity_user", "openstack.cloud.role_assignment") for m in modules_of(register)), (
+        "the demo user's tasks are the module's now")
