@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from libload import load_library
+from libload import ENGINE_PARAMS, fast_retry, load_library
 from rentstack_bulk import action_outcome
 
 MOD = load_library("rentstack_server_action")
@@ -46,7 +46,7 @@ class FakeNova:
         else:
             self.pending[name] = "ACTIVE"
 
-    def listing(self) -> dict[str, dict]:
+    def listing(self, poll: bool = False) -> dict[str, dict]:
         snapshot = {n: dict(s) for n, s in self.servers.items()}
         for name, status in self.pending.items():  # settle after this listing
             self.servers[name].update(status=status, task_state=None,
@@ -58,8 +58,9 @@ class FakeNova:
 
 def run_action(nova: FakeNova, action: str, max_attempts: int = 3) -> tuple[dict[str, Any], list[str]]:
     obj = MOD.ServerActionModule.__new__(MOD.ServerActionModule)
-    obj.params = {"action": action, "max_attempts": max_attempts, "concurrency": 4, "timeout": 600,
-                  "poll_interval": 0, "progress_file": None, "flavor": None, "image": None, "skip_refused": False}
+    obj.params = dict(ENGINE_PARAMS, action=action, max_attempts=max_attempts, concurrency=4, flavor=None,
+                      image=None, skip_refused=False)
+    obj.retry = fast_retry()
     obj.names, obj.lines, obj.started = sorted(nova.servers), [], time.monotonic()
     obj._parents = parent_chain()  # this test process's own: unchanged, so never "abandoned"
     obj.ansible = SimpleNamespace(check_mode=False, fail_json=lambda msg, **kw: pytest.fail(msg))
