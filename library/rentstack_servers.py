@@ -314,7 +314,8 @@ class CreateJob:
         return out
 
     def settle(self, names: list[str]) -> dict[str, str]:
-        current, extra = self.m.list_set(poll=True)
+        current, extra = self.m.list_set(poll=True, expect={n: self.builds[n].server_id for n in names
+                                                             if self.builds[n].server_id})
         self.m.heal(extra)
         now = time.monotonic()
         decisions: dict[str, str] = {}

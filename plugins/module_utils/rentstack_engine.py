@@ -153,10 +153,10 @@ class ServerLister:
         query = dict(self.query, **extra)
         return self.retry.call(lambda: self._once(query), "listing servers")
 
-    def poll(self) -> list[dict]:
+    def poll(self, full: bool = False) -> list[dict]:
         """The set's servers now: a full listing or the changes since the previous poll, merged."""
         stamp = utc_stamp(self.now(), CLOCK_MARGIN_SECONDS)
-        full = self.since is None or self.polls % self.full_every == 0
+        full = full or self.since is None or self.polls % self.full_every == 0
         self.polls += 1
         if full:
             self.full_polls += 1

@@ -253,12 +253,19 @@ class ServerSetModule(RentstackModule):
                 query, self.retry, self.params["full_list_every"], self.progress)
         return self._lister
 
-    def list_set(self, poll: bool = False) -> tuple[dict[str, dict], list[dict]]:
+    def list_set(self, poll: bool = False, expect: dict[str, str] | None = None) -> tuple[dict[str, dict], list[dict]]:
         """The set's servers by name (one each, by reconcile()'s rule) and the extra ones (duplicates of a name,
-        servers listed as DELETED). poll=True asks only for what changed since the previous poll."""
+        servers listed as DELETED). poll=True asks only for what changed since the previous poll; when a server
+        in `expect` ({name: id}) is then missing, the set is listed in full before it is taken as gone (a
+        changes-since poll misses servers when this machine's clock is ahead of the cloud's)."""
         from ansible.module_utils.rentstack_bulk import reconcile
 
-        return reconcile(self.lister.poll() if poll else self.lister.list(), self.names)
+        if not poll:
+            return reconcile(self.lister.list(), self.names)
+        keep, extra = reconcile(self.lister.poll(), self.names)
+        if expect and any(sid not in self.lister.known for sid in expect.values()):
+            keep, extra = reconcile(self.lister.poll(full=True), self.names)
+        return keep, extra
 
     def lookup(self, name: str) -> dict | None:
         """The live server of one name of the set, by a listing of that name (after a lost response)."""

@@ -73,7 +73,7 @@ class FakeCloud:
                                  "ready_at": self.polls + 1 + self.names.index(name) % 4}
             return sid
 
-    def list_set(self, poll: bool = False) -> tuple[dict[str, dict], list[dict]]:
+    def list_set(self, poll: bool = False, expect: Any = None) -> tuple[dict[str, dict], list[dict]]:
         with self.lock:
             self.polls += 1
             last = self.names[-1]
