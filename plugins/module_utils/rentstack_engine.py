@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 from ansible.module_utils.rentstack_bulk import GONE, launch_slots
+from ansible.module_utils.rentstack_resources import raw_servers_listing  # noqa: F401 - the engine's listing
 
 # Exception class names (anywhere in an exception's MRO) of faults worth retrying: keystoneauth's connection
 # and timeout errors, requests'/urllib3's, and the builtin ones. Matched by name so this file imports neither.
@@ -251,24 +252,6 @@ class BulkLoop:
             self.progress(job.line({"done": len(done), "in_flight": len(in_flight), "queued": len(queue),
                                     "failed": len(failed), "retried": retried}))
         return LoopResult(done, failed, [], False)
-
-
-def raw_servers_listing(compute: Any, query: dict[str, Any], microversion: str) -> list[dict]:
-    """GET /servers/detail at a given microversion, every page, as openstacksdk's Server.to_dict() shapes."""
-    from openstack import exceptions as os_exc
-    from openstack.compute.v2.server import Server
-
-    params = {("changes-since" if k == "changes_since" else k): v for k, v in query.items() if k != "details"}
-    rows: list[dict] = []
-    while True:
-        resp = compute.get("/servers/detail", params=params, microversion=microversion)
-        os_exc.raise_from_response(resp)
-        body = resp.json()
-        page = body.get("servers") or []
-        rows.extend(Server.existing(**raw).to_dict(computed=False) for raw in page)
-        if not page or not any(link.get("rel") == "next" for link in body.get("servers_links") or []):
-            return rows
-        params["marker"] = page[-1]["id"]
 
 
 def read_quotas(conn: Any, project_id: str) -> dict[str, dict[str, int]]:
