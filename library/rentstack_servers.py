@@ -17,15 +17,36 @@ description:
     that cannot fit fails with the numbers and creates nothing.
   - Creation keeps at most I(concurrency) servers building at once, issues
     requests without a blocking wait per server, follows every server with
-    one server listing per poll, and deletes and rebuilds servers that end in
-    ERROR up to I(max_attempts) times.
+    one server listing per poll (only the servers changed since the previous
+    poll, with C(changes-since); a full listing every I(full_list_every)
+    polls), and deletes and rebuilds servers that end in ERROR, vanish, or
+    stay in BUILD longer than I(stuck_timeout), up to I(max_attempts) builds.
+  - Faults are results. Answers 5xx, 408 and 429, connection resets,
+    timeouts and an expired token (401, after which it authenticates again)
+    are retried up to I(api_retries) times with backoff and jitter. A create
+    whose answer was lost is followed by a lookup of the name before any
+    retry, so it never makes a second server. The result lists every server
+    of the set with its status and fault even when the run fails.
+  - Self-healing, before and after the builds. A server listing that answers
+    500 at the negotiated compute microversion is made again at 2.95 (Nova 31
+    fails every 2.96+ listing while an ERROR server has no request spec); the
+    set's ERROR servers are then deleted and built again. Servers of the set
+    listed as DELETED are deleted again.
+  - Safe under concurrent runs of the same request. Every run keeps, for each
+    name, the oldest live server (by Nova's created_at, then ID) and deletes
+    the others, after every poll and at the end, so runs started together end
+    with one server per name. A run that follows a server another run is
+    building says so with that run's identity (host:pid:start, in the
+    server's C(rentstack_run) metadata). See docs/architecture.md.
   - With I(floating_ip), each server this run builds gets its floating IP as
     soon as it is ACTIVE, while the others still build; a last pass lists
     Neutron and gives one to every ACTIVE server of the set still without one
     (servers kept from an earlier run, or an early attach that failed).
   - Deletion removes every server of the set (ERROR ones included), waits
-    until they are gone, then deletes the floating IPs this module created
-    for them and any port left behind.
+    until they are gone, then deletes the floating IPs of those servers
+    (attached to their ports, or made by this module for their names) and
+    any port left behind. A delete of part of a set (a smaller I(count), or
+    I(names)) frees only what belongs to the servers it deletes.
   - Progress is written to I(progress_file) (the rentstack_servers action
     plugin shows it live) and returned in C(progress).
   - When the ansible-playbook run that started it is killed (an AWX job
@@ -113,13 +134,37 @@ options:
     type: int
     default: 8
   max_attempts:
-    description: Builds per server before it is reported failed.
+    description:
+      - Builds per server before it is reported failed. A broken server found
+        by the heal step (ERROR, stuck in BUILD) counts as one.
     type: int
     default: 3
+  stuck_timeout:
+    description: Seconds a server may stay in BUILD before it is deleted and built again (one attempt).
+    type: int
+    default: 900
+  api_retries:
+    description: Tries of one API request that met a transient fault (5xx, reset, timeout, expired token).
+    type: int
+    default: 5
+  retry_delay:
+    description: Base of the backoff between tries, in seconds (doubled each try, with random jitter).
+    type: float
+    default: 1.0
+  retry_max_delay:
+    description: Longest wait between two tries, in seconds.
+    type: float
+    default: 30.0
   poll_interval:
     description: Seconds between server listings.
     type: float
     default: 3
+  full_list_every:
+    description:
+      - Every this many polls, list the whole set; the polls between ask only
+        for the servers changed since the previous poll (C(changes-since)).
+    type: int
+    default: 20
   check_capacity:
     description: Check free Placement capacity before creating.
     type: bool
@@ -165,9 +210,29 @@ servers:
     fixed_ips: {description: Fixed addresses., type: list}
     floating_ips: {description: Floating addresses., type: list}
     attempts: {description: Builds made by this run., type: int}
-    fault: {description: Nova's fault message of the last failed build., type: str}
+    fault: {description: Nova's fault message of the last failed build (or the API's answer)., type: str}
+    run: {description: Identity of the run that created the server (host:pid:start)., type: str}
+healed:
+  description: Broken servers of the set this run deleted (name, id, status, reason), before or after its work.
+  returned: always
+  type: list
+  elements: dict
+waited_for:
+  description: Identities of other runs whose servers this run followed instead of creating its own.
+  returned: when state=present
+  type: list
+  elements: str
+api_faults:
+  description: Transient faults met and retried (the request and the answer).
+  returned: always
+  type: list
+  elements: str
+listing_fallback:
+  description: True when server listings failed at the negotiated microversion and were made at 2.95.
+  returned: always
+  type: bool
 summary:
-  description: requested, active, failed, created, deleted, elapsed_seconds.
+  description: requested, active, failed, created, deleted, elapsed_seconds; and C(error) when the run stopped on a fault.
   returned: always
   type: dict
 freed:
@@ -194,15 +259,104 @@ from ansible.module_utils.rentstack_bulk import (  # noqa: E402
     Build,
     addresses,
     fault_message,
-    launch_slots,
+    heal_reason,
     next_action,
-    placement_fit,
     plan_present,
-    quota_shortfalls,
     summarize,
 )
+from ansible.module_utils.rentstack_engine import BulkLoop, describe  # noqa: E402
 from ansible.module_utils.rentstack_openstack import ServerSetModule  # noqa: E402
-from ansible.module_utils.rentstack_resources import flavor_disk_gb, placement_providers  # noqa: E402
+
+
+class CreateJob:
+    """The creates of one state=present run, driven by rentstack_engine.BulkLoop."""
+
+    def __init__(self, module: "ServersModule", res: dict[str, Any], builds: dict[str, Build]) -> None:
+        self.m, self.res, self.builds = module, res, builds
+        self.created = 0
+        self.rebuilt = 0
+        self.done: dict[str, dict] = {}
+        self.unsure: set[str] = set()  # names whose last create raised: look them up before creating again
+        self.fip_jobs: dict[str, Future] = {}
+        self.pool = ThreadPoolExecutor(max_workers=module.params["api_workers"])
+        self.fip_pool = ThreadPoolExecutor(max_workers=module.params["api_workers"]) \
+            if module.params["floating_ip"] else None
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        if self.fip_pool is not None:
+            self.fip_pool.shutdown(wait=True)
+
+    def _create(self, name: str) -> str:
+        if name in self.unsure:
+            found = self.m.lookup(name)
+            if found is not None:
+                self.m.progress(f"{name}: its earlier create reached Nova after all: following {found['id']}")
+                return found["id"]
+        return self.m.create_request(name, self.res)
+
+    def launch(self, names: list[str]) -> dict[str, str]:
+        futures = {name: self.pool.submit(self._create, name) for name in names}
+        out = {}
+        for name, fut in futures.items():
+            b = self.builds[name]
+            b.attempts += 1
+            b.seen_building = None
+            try:
+                b.server_id = fut.result()
+                self.unsure.discard(name)
+                self.created += 1
+                out[name] = "flight"
+            except Exception as exc:  # noqa: BLE001 - report the API's answer per server
+                self.unsure.add(name)
+                b.fault = describe(exc)
+                out[name] = "retry" if b.attempts < self.m.params["max_attempts"] else "failed"
+        return out
+
+    def settle(self, names: list[str]) -> dict[str, str]:
+        current, extra = self.m.list_set(poll=True, expect={n: self.builds[n].server_id for n in names
+                                                             if self.builds[n].server_id})
+        self.m.heal(extra)
+        now = time.monotonic()
+        decisions: dict[str, str] = {}
+        retry_ids = []
+        for name in names:
+            b = self.builds[name]
+            srv = current.get(name)
+            if srv is not None and srv["id"] != b.server_id:
+                self.m.follow(name, b, srv)
+            status = srv.get("status") if srv else None
+            if status == "BUILD" and b.seen_building is None:
+                b.seen_building = now
+            age = now - b.seen_building if status == "BUILD" and b.seen_building is not None else None
+            reason = heal_reason(srv, self.m.lister.listing_bug, age, self.m.params["stuck_timeout"]) if srv else None
+            action = next_action(b, status, self.m.params["max_attempts"], stuck=bool(reason) and status == "BUILD")
+            decisions[name] = {"active": "done", "wait": "wait"}.get(action, action)
+            if action == "wait":
+                continue
+            if action == "active":
+                self.done[name] = srv
+                if self.fip_pool is not None and srv.get("metadata", {}).get("rentstack_run", self.m.run_id) \
+                        == self.m.run_id:
+                    self.fip_jobs[name] = self.fip_pool.submit(self.m.attach_new_server, name, srv["id"], self.res)
+                continue
+            b.fault = (reason if status == "BUILD" else None) or fault_message(srv) or b.fault \
+                or ("vanished while building" if status is None else f"status {status}")
+            if srv is not None:
+                retry_ids.append(srv["id"])
+                self.m.healed.append({"name": name, "id": srv["id"], "status": status, "reason": reason or b.fault})
+        self.m.delete_ids(retry_ids)
+        self.rebuilt += len(retry_ids)
+        return decisions
+
+    def line(self, counts: dict[str, int]) -> str:
+        fips = (f", floating IPs {sum(f.done() for f in self.fip_jobs.values())}/{len(self.fip_jobs)}"
+                if self.fip_pool is not None else "")
+        return (f"active {len(self.done) + self.m.kept}/{len(self.m.names)}, building {counts['in_flight']}, "
+                f"queued {counts['queued']}, failed {counts['failed']}, retried {counts['retried']}" + fips)
+
+    def sent(self, queued: int, in_flight: int) -> str:
+        return f"{self.created} create requests sent, {queued} not sent, {in_flight} servers still building"
 
 
 class ServersModule(ServerSetModule):
@@ -220,11 +374,10 @@ class ServersModule(ServerSetModule):
         "availability_zone": {"type": "str"},
         "host": {"type": "str"},
         "api_workers": {"type": "int", "default": 8},
-        "max_attempts": {"type": "int", "default": 3},
         "check_capacity": {"type": "bool", "default": True},
     }
     module_kwargs = {"required_if": [("floating_ip", True, ("floating_network",))]}
-    positive_options = ("concurrency", "api_workers", "max_attempts")
+    positive_options = ServerSetModule.positive_options + ("api_workers",)
 
     def __init__(self) -> None:
         super().__init__()
@@ -232,9 +385,9 @@ class ServersModule(ServerSetModule):
 
     def find_one(self, kind: str, finder: Any, value: str) -> Any:
         try:
-            found = finder(value, ignore_missing=True)
+            found = self.retry.call(lambda: finder(value, ignore_missing=True), f"finding {kind} {value}")
         except Exception as exc:  # noqa: BLE001 - DuplicateResource and friends
-            self.fail(f"{kind} '{value}' is ambiguous: {exc}. Use the ID.")
+            self.fail(f"{kind} '{value}' is ambiguous or cannot be read: {describe(exc)}. Use the ID.")
         if found is None:
             self.fail(f"{kind} '{value}' not found")
         return found
@@ -255,58 +408,17 @@ class ServersModule(ServerSetModule):
             res["fip_network"] = self.find_one("floating network", c.network.find_network, self.params["floating_network"])
         return res
 
-    def check_fit(self, res: dict[str, Any], n: int) -> None:
-        """Quota headroom and Placement capacity for n more servers; fail with the numbers."""
-        if n == 0:
-            return
-        flavor = res["flavor"]
-        pid = self.project_id()
-        cq = self.conn.compute.get_quota_set(pid, usage=True)
-        quotas = {}
-        for key, res_name in (("instances", "instances"), ("cores", "cores"), ("ram", "ram")):
-            usage = (cq.usage or {}).get(key, 0)
-            reservation = (cq.reservation or {}).get(key, 0)
-            quotas[res_name] = {"limit": getattr(cq, key), "in_use": usage, "reserved": reservation}
-        nq = self.conn.network.get_quota(pid, details=True)
-        for attr, res_name in (("ports", "ports"), ("floating_ips", "floating_ips")):
-            detail = getattr(nq, attr) or {}
-            quotas[res_name] = {"limit": detail.get("limit", -1), "in_use": detail.get("used", 0),
-                                "reserved": detail.get("reserved", 0)}
-        requested = {
-            "instances": n,
-            "cores": n * flavor.vcpus,
-            "ram": n * flavor.ram,
-            "ports": n * max(len(res["networks"]), 1),
-            "floating_ips": n if self.params["floating_ip"] else 0,
-        }
-        short = quota_shortfalls(requested, quotas)
-        if short:
-            detail = "; ".join(f"{s['resource']}: requested {s['requested']}, used {s['used']}, limit {s['limit']}, "
-                               f"free {s['free']}" for s in short)
-            self.fail(f"request of {n} servers does not fit the quota of project {self.params['project'] or pid}: "
-                      f"{detail}. Nothing was created; raise the quota or ask for fewer.", shortfalls=short)
-        if self.params["check_capacity"] and not self.params["host"]:
-            self.check_placement(flavor, n)
-
-    def check_placement(self, flavor: Any, n: int) -> None:
-        providers = placement_providers(self.conn)
-        need = {"VCPU": flavor.vcpus, "MEMORY_MB": flavor.ram,
-                "DISK_GB": flavor_disk_gb({"disk": flavor.disk, "ephemeral": flavor.ephemeral, "swap": flavor.swap})}
-        fit = placement_fit(need, providers)
-        if fit < n:
-            self.fail(f"request of {n} servers of flavor {flavor.name} does not fit the free capacity of the "
-                      f"compute hosts: {fit} fit ({len(providers)} resource providers). Nothing was created; add "
-                      "compute hosts, raise allocation ratios, or ask for fewer.", capacity_fit=fit)
-
     # ------------------------------------------------------------ present
     def create_request(self, name: str, res: dict[str, Any]) -> str:
+        """One create, retried on transient faults; before each retry the name is looked up, so a create whose
+        answer was lost (it may have reached Nova) is followed, not sent again."""
         p = self.params
         attrs: dict[str, Any] = {
             "name": name,
             "flavor_id": res["flavor"].id,
             "image_id": res["image"].id,
             "networks": [{"uuid": n.id} for n in res["networks"]] or "auto",
-            "metadata": dict(p["metadata"], rentstack_set=self.set_tag),
+            "metadata": dict(p["metadata"], rentstack_set=self.set_tag, rentstack_run=self.run_id),
         }
         if p["key_name"]:
             attrs["key_name"] = p["key_name"]
@@ -318,120 +430,130 @@ class ServersModule(ServerSetModule):
             attrs["availability_zone"] = f"{p['availability_zone'] or 'nova'}:{p['host']}"
         elif p["availability_zone"]:
             attrs["availability_zone"] = p["availability_zone"]
-        return self.project_conn.compute.create_server(**attrs).id
+        found = self.retry.call(lambda: {"id": self.project_conn.compute.create_server(**attrs).id},
+                                f"creating {name}", before_retry=lambda: self.lookup(name))
+        return found["id"]
 
     def delete_ids(self, ids: list[str]) -> None:
-        if not ids:
-            return
-        with ThreadPoolExecutor(max_workers=self.params["api_workers"]) as pool:
-            list(pool.map(lambda i: self.project_conn.compute.delete_server(i, ignore_missing=True), ids))
+        ids = [i for i in ids if i not in self.deleting]
+        self.deleting.update(ids)
+        self.delete_servers(ids, self.params["api_workers"])
+
+    def heal(self, extra: list[dict]) -> None:
+        """Delete the extra servers of the set (duplicates of a name by reconcile()'s rule, servers listed as
+        DELETED), saying which and why. A server already being deleted is left to finish."""
+        todo = [s for s in extra if s["id"] not in self.deleting and s.get("task_state") != "deleting"]
+        for srv in todo:
+            reason = heal_reason(srv) if srv.get("status") in ("DELETED", "SOFT_DELETED") else \
+                f"duplicate of {srv['name']}: an older server keeps the name"
+            run = (srv.get("metadata") or {}).get("rentstack_run")
+            self.healed.append({"name": srv["name"], "id": srv["id"], "status": srv.get("status"), "reason": reason,
+                                "run": run})
+            self.progress(f"healing: deleting {srv['name']} {srv['id']} ({reason})"
+                          + (f", made by run {run}" if run and run != self.run_id else ""))
+        self.delete_ids([s["id"] for s in todo])
+
+    def follow(self, name: str, build: Build, srv: dict) -> None:
+        """The set's server of `name` is not the one this run built (an older one of a concurrent run keeps the
+        name, or a lost create reached Nova): follow it, and say whose it is."""
+        run = (srv.get("metadata") or {}).get("rentstack_run")
+        if run and run != self.run_id:
+            self.waited_for.add(run)
+            self.progress(f"{name}: following server {srv['id']} of run {run} (older than this run's "
+                          f"{build.server_id or 'request'}); waiting for that run's build")
+        build.server_id = srv["id"]
+        build.seen_building = None
 
     def present(self) -> dict[str, Any]:
-        existing, dupes = self.list_set()
-        self.fail_on_duplicates(dupes)
+        existing, extra = self.list_set(poll=True)
         plan = plan_present(self.names, existing)
         todo = plan.create + plan.replace
-        result_plan = {"create": plan.create, "replace": plan.replace, "keep": plan.keep, "wait": plan.wait}
+        self.kept = len(plan.keep)
+        result_plan = {"create": plan.create, "replace": plan.replace, "keep": plan.keep, "wait": plan.wait,
+                       "delete": [s["id"] for s in extra]}
         self.progress(f"set {self.set_tag}: {len(self.names)} servers, {len(plan.keep)} ready, "
-                      f"{len(plan.create)} to create, {len(plan.replace)} in ERROR to rebuild, {len(plan.wait)} building")
+                      f"{len(plan.create)} to create, {len(plan.replace)} in ERROR to rebuild, {len(plan.wait)} building"
+                      + (f", {len(extra)} extra to delete" if extra else ""))
+        for name in plan.wait:
+            run = (existing[name].get("metadata") or {}).get("rentstack_run")
+            if run and run != self.run_id:
+                self.waited_for.add(run)
+        for run in sorted(self.waited_for):
+            names = [n for n in plan.wait if (existing[n].get("metadata") or {}).get("rentstack_run") == run]
+            self.progress(f"waiting for run {run}: it is building {len(names)} servers of this set "
+                          f"({', '.join(names[:5])}{', ...' if len(names) > 5 else ''})")
         res = self.resolve()
-        self.check_fit(res, len(plan.create))
+        self.check_fit(res["flavor"], len(plan.create), len(res["networks"]), self.params["floating_ip"])
         if self.ansible.check_mode:
             records = [self.record(n, existing.get(n), Build(n)) for n in self.names]
-            return {"changed": bool(todo), "plan": result_plan, "servers": records,
+            return {"changed": bool(todo or extra), "plan": result_plan, "servers": records,
                     "summary": summarize(records, len(self.names), 0, 0, time.monotonic() - self.started)}
 
-        builds = {n: Build(n) for n in todo + plan.wait}
+        builds = {n: Build(n) for n in self.names}
         for n in plan.wait:
             builds[n].server_id = existing[n]["id"]
-            builds[n].attempts = 0
+        self.heal(extra)
+        for n in plan.replace:  # the broken server is this name's first attempt
+            srv = existing[n]
+            builds[n].attempts, builds[n].fault = 1, fault_message(srv) or "ERROR"
+            self.healed.append({"name": n, "id": srv["id"], "status": srv.get("status"),
+                                "reason": heal_reason(srv, self.lister.listing_bug)})
         self.delete_ids([existing[n]["id"] for n in plan.replace])
-        queue = list(todo)
-        in_flight: set[str] = set(plan.wait)
-        done: dict[str, dict] = {n: existing[n] for n in plan.keep}
-        failed: set[str] = set()
-        created = 0
-        rebuilt = len(plan.replace)  # servers deleted to be built again
-        deadline = self.started + self.params["timeout"]
-        pool = ThreadPoolExecutor(max_workers=self.params["api_workers"])
-        # Each server built by this run gets its floating IP as soon as it is ACTIVE, while the others still
-        # build (100 addresses took ~8 min on the lab after the builds when attached at the end).
-        fip_pool = ThreadPoolExecutor(max_workers=self.params["api_workers"]) if self.params["floating_ip"] else None
-        fip_jobs: dict[str, Future] = {}
+        job = CreateJob(self, res, builds)
+        job.rebuilt = len(plan.replace)
+        loop = BulkLoop(self.loop_limits(), self.started + self.params["timeout"], self.progress,
+                        self.stop_if_abandoned)
+        error = None
         try:
-            while queue or in_flight:
-                self.stop_if_abandoned(f"{created} create requests sent, {len(queue)} not sent, "
-                                       f"{len(in_flight)} servers still building")
-                n_new = launch_slots(self.params["concurrency"], len(in_flight), len(queue))
-                batch, queue = queue[:n_new], queue[n_new:]
-                if batch:
-                    futures = {name: pool.submit(self.create_request, name, res) for name in batch}
-                    for name, fut in futures.items():
-                        b = builds[name]
-                        b.attempts += 1
-                        try:
-                            b.server_id = fut.result()
-                            created += 1
-                            in_flight.add(name)
-                        except Exception as exc:  # noqa: BLE001 - report the API's answer per server
-                            b.fault = str(exc)
-                            if b.attempts < self.params["max_attempts"]:
-                                queue.append(name)
-                            else:
-                                failed.add(name)
-                if time.monotonic() > deadline:
-                    self.progress(f"timeout: {len(in_flight)} still building, {len(queue)} not started")
-                    break
-                time.sleep(self.params["poll_interval"])
-                current, _ = self.list_set()
-                retry_ids = []
-                for name in sorted(in_flight):
-                    b = builds[name]
-                    srv = current.get(name)
-                    status = srv.get("status") if srv and srv.get("id") == b.server_id else None
-                    action = next_action(b, status, self.params["max_attempts"])
-                    if action == "wait":
-                        continue
-                    in_flight.discard(name)
-                    if action == "active":
-                        done[name] = srv
-                        if fip_pool is not None and name in todo:
-                            fip_jobs[name] = fip_pool.submit(self.attach_new_server, name, srv["id"], res)
-                        continue
-                    b.fault = fault_message(srv) or b.fault or f"status {status}"
-                    if status is not None:
-                        retry_ids.append(b.server_id)
-                    if action == "retry":
-                        queue.append(name)
-                    else:
-                        failed.add(name)
-                self.delete_ids(retry_ids)
-                rebuilt += len(retry_ids)
-                self.progress(f"active {len(done)}/{len(self.names)}, building {len(in_flight)}, "
-                              f"queued {len(queue)}, failed {len(failed)}, retried {len(retry_ids)}"
-                              + (f", floating IPs {sum(f.done() for f in fip_jobs.values())}/{len(fip_jobs)}"
-                                 if fip_pool is not None else ""))
+            outcome = loop.run(job, [n for n in todo if builds[n].attempts < self.params["max_attempts"]],
+                               set(plan.wait))
+            if outcome.timed_out:
+                error = f"timed out after {self.params['timeout']}s with {len(outcome.left)} servers not ACTIVE"
+        except Exception as exc:  # noqa: BLE001 - a fault is a result: every server is still reported below
+            error = f"stopped on {describe(exc)}"
+            self.progress(error)
         finally:
-            pool.shutdown(wait=True)
-            if fip_pool is not None:
-                fip_pool.shutdown(wait=True)
-        for name, job in sorted(fip_jobs.items()):
-            error = job.exception()
-            if error is not None:  # the pass below lists Neutron and tries once more
-                self.progress(f"floating IP for {name} failed: {error}")
-        floating = self.attach_floating_ips(done, res) if self.params["floating_ip"] else {}
-        final, _ = self.list_set()
-        records = [self.record(n, final.get(n), builds.get(n, Build(n)), floating) for n in self.names]
-        summary = summarize(records, len(self.names), created, rebuilt, time.monotonic() - self.started)
+            job.close()
+        for name, fip_job in sorted(job.fip_jobs.items()):
+            fip_error = fip_job.exception()
+            if fip_error is not None:  # the pass below lists Neutron and tries once more
+                self.progress(f"floating IP for {name} failed: {fip_error}")
+        return self.finish_present(result_plan, builds, job, res, error, bool(plan.replace or extra))
+
+    def finish_present(self, result_plan: dict[str, Any], builds: dict[str, Build], job: CreateJob,
+                       res: dict[str, Any], error: str | None, healed_before: bool) -> dict[str, Any]:
+        """After the builds: heal again (duplicates a concurrent run made after the last poll), attach the
+        missing floating IPs, and report every server of the set, also when the run failed."""
+        floating: dict[str, list[str]] = {}
+        try:
+            final, extra = self.list_set()
+            self.heal(extra)
+            if self.lister.listing_bug:
+                self.lister.reprobe()
+            if self.params["floating_ip"]:
+                floating = self.attach_floating_ips({n: s for n, s in final.items() if s.get("status") == "ACTIVE"},
+                                                    res)
+        except Exception as exc:  # noqa: BLE001 - report what is known rather than a traceback
+            error = error or f"stopped on {describe(exc)}"
+            final = {s["name"]: s for s in self.lister.known.values() if s.get("name") in builds}
+        records = [self.record(n, final.get(n), builds[n], floating) for n in self.names]
+        summary = summarize(records, len(self.names), job.created, job.rebuilt, time.monotonic() - self.started)
         self.progress(f"done: {summary['active']}/{len(self.names)} active, {summary['failed']} failed, "
-                      f"{created} create requests in {summary['elapsed_seconds']}s")
-        result = {"changed": created > 0 or bool(plan.replace), "plan": result_plan, "servers": records,
-                  "summary": summary}
-        if summary["failed"]:
+                      f"{job.created} create requests in {summary['elapsed_seconds']}s")
+        result = {"changed": job.created > 0 or healed_before or bool(self.healed), "plan": result_plan,
+                  "servers": records, "summary": summary, "healed": self.healed,
+                  "waited_for": sorted(self.waited_for)}
+        if summary["failed"] or error:
+            if error:
+                summary["error"] = error
             bad = [f"{r['name']}: {r['fault'] or r['status']}" for r in records if r["status"] != "ACTIVE"][:10]
-            self.ansible.fail_json(msg=f"{summary['failed']} of {len(self.names)} servers are not ACTIVE: "
-                                       + "; ".join(bad), **result, progress=self.lines)
+            self.ansible.fail_json(msg=f"{summary['failed']} of {len(self.names)} servers are not ACTIVE"
+                                       + (f" ({error})" if error else "") + (": " + "; ".join(bad) if bad else ""),
+                                   **result, **self.engine_facts(), progress=self.lines)
         return result
+
+    def engine_facts(self) -> dict[str, Any]:
+        return {"api_faults": self.retry.faults, "listing_fallback": self.lister.fell_back}
 
     def neutron_floating(self) -> tuple[dict[str, Any], dict[str, list[str]]]:
         """The project's server ports by server ID, and floating addresses by server ID (two list calls).
@@ -444,25 +566,33 @@ class ServersModule(ServerSetModule):
         pid = self.project_id()
         port_of_server: dict[str, Any] = {}
         server_of_port: dict[str, str] = {}
-        for port in c.network.ports(project_id=pid):
+        for port in self.retry.call(lambda: list(c.network.ports(project_id=pid)), "listing ports"):
             if (port.device_owner or "").startswith("compute:"):
                 port_of_server.setdefault(port.device_id, port)
                 server_of_port[port.id] = port.device_id
         floating: dict[str, list[str]] = {}
-        for fip in c.network.ips(project_id=pid):
+        for fip in self.retry.call(lambda: list(c.network.ips(project_id=pid)), "listing floating IPs"):
             if fip.port_id in server_of_port:
                 floating.setdefault(server_of_port[fip.port_id], []).append(fip.floating_ip_address)
         return port_of_server, floating
 
     def create_floating_ip(self, name: str, port_id: str, res: dict[str, Any]) -> str:
-        """A floating IP on the port, described with the set's tag and the server name (what delete looks for)."""
-        fip = self.project_conn.network.create_ip(floating_network_id=res["fip_network"].id, port_id=port_id,
-                                                  description=f"{self.set_tag} server:{name}")
-        return fip.floating_ip_address
+        """A floating IP on the port, described with the set's tag and the server name (what delete looks for).
+        Before a retry the port's floating IPs are listed: a create whose answer was lost is not made twice."""
+        net = self.project_conn.network
+
+        def existing() -> str | None:
+            found = [f.floating_ip_address for f in net.ips(port_id=port_id)]
+            return found[0] if found else None
+
+        return self.retry.call(lambda: net.create_ip(floating_network_id=res["fip_network"].id, port_id=port_id,
+                                                     description=f"{self.set_tag} server:{name}").floating_ip_address,
+                               f"floating IP for {name}", before_retry=existing)
 
     def attach_new_server(self, name: str, server_id: str, res: dict[str, Any]) -> str | None:
         """The floating IP of a server this run just built (no address yet): its first compute port's."""
-        ports = [p for p in self.project_conn.network.ports(device_id=server_id)
+        ports = [p for p in self.retry.call(lambda: list(self.project_conn.network.ports(device_id=server_id)),
+                                            f"ports of {name}")
                  if (p.device_owner or "").startswith("compute:")]
         return self.create_floating_ip(name, ports[0].id, res) if ports else None
 
@@ -501,21 +631,28 @@ class ServersModule(ServerSetModule):
             "floating_ips": floating,
             "attempts": build.attempts,
             "fault": fault_message(srv) or build.fault,
+            "run": ((srv or {}).get("metadata") or {}).get("rentstack_run"),
         }
 
     # ------------------------------------------------------------ absent
-    def set_floating_ips(self) -> list[Any]:
-        """The project's floating IPs this set created (their description starts with the set's tag)."""
-        return [f for f in self.project_conn.network.ips(project_id=self.project_id())
-                if (f.description or "").startswith(self.set_tag + " ")]
+    def set_floating_ips(self, server_ports: set[str]) -> list[Any]:
+        """The floating IPs of the servers this delete removes: those on their ports, and those this module made
+        for their names (description '<set tag> server:<name>'), never the rest of the set's."""
+        mine = {f"{self.set_tag} server:{n}" for n in self.names}
+        ips = self.retry.call(lambda: list(self.project_conn.network.ips(project_id=self.project_id())),
+                              "listing floating IPs")
+        return [f for f in ips if f.port_id in server_ports or (f.description or "") in mine]
 
     def absent(self) -> dict[str, Any]:
-        existing, dupes = self.list_set()
-        ids = [s["id"] for s in existing.values()] + [i for lst in dupes.values() for i in lst]
+        existing, extra = self.list_set()
+        servers = list(existing.values()) + extra
+        ids = [s["id"] for s in servers]
         c = self.project_conn
         pid = self.project_id()
-        fips = self.set_floating_ips()
-        plan = {"delete": sorted(existing) + sorted(dupes), "floating_ips": [f.floating_ip_address for f in fips]}
+        ports = [p for p in self.retry.call(lambda: list(c.network.ports(project_id=pid)), "listing ports")
+                 if p.device_id in set(ids)]
+        fips = self.set_floating_ips({p.id for p in ports})
+        plan = {"delete": sorted({s["name"] for s in servers}), "floating_ips": [f.floating_ip_address for f in fips]}
         self.progress(f"set {self.set_tag}: {len(ids)} servers and {len(fips)} floating IPs to delete")
         if self.ansible.check_mode or (not ids and not fips):
             return {"changed": bool(ids or fips), "plan": plan, "servers": [], "freed": {},
@@ -525,33 +662,43 @@ class ServersModule(ServerSetModule):
         deadline = self.started + self.params["timeout"]
         while remaining:
             if time.monotonic() > deadline:
-                self.fail(f"timed out with {len(remaining)} servers still deleting: {sorted(remaining)}")
+                self.fail(f"timed out with {len(remaining)} servers still deleting: {sorted(remaining)}",
+                          servers=[{"id": i, "status": "DELETING"} for i in sorted(remaining)])
             time.sleep(self.params["poll_interval"])
-            by_name, dupes = self.list_set()
-            current = {srv["id"]: srv for srv in by_name.values()}
-            current.update({i: {"id": i, "status": None} for ids in dupes.values() for i in ids})
-            errored = [i for i in remaining if i in current and current[i].get("status") == "ERROR"]
+            current = {s["id"]: s for s in self.lister.poll() if s.get("status") not in ("DELETED", "SOFT_DELETED")}
+            errored = [i for i in remaining if current.get(i, {}).get("status") == "ERROR"
+                       and current[i].get("task_state") != "deleting"]
+            self.deleting.difference_update(errored)
             self.delete_ids(errored)  # a delete that failed leaves ERROR: ask again
             remaining = {i for i in remaining if i in current}
             self.progress(f"deleted {len(ids) - len(remaining)}/{len(ids)}, {len(remaining)} left")
-        known = {f.id for f in fips}  # and any the set got while its servers were deleted
-        fips += [f for f in self.set_floating_ips() if f.id not in known]
+        known = {f.id for f in fips}  # and any these servers got while they were deleted
+        fips += [f for f in self.set_floating_ips({p.id for p in ports}) if f.id not in known]
         gone = set(ids)
-        ports = [port for port in c.network.ports(project_id=pid) if port.device_id in gone]
+        ports = [port for port in self.retry.call(lambda: list(c.network.ports(project_id=pid)), "listing ports")
+                 if port.device_id in gone]
         # In parallel like the server deletes (one at a time, 100 floating IPs took ~36 s of the delete on the lab).
         with ThreadPoolExecutor(max_workers=self.params["api_workers"]) as pool:
-            list(pool.map(lambda f: c.network.delete_ip(f, ignore_missing=True), fips))
-            list(pool.map(lambda port: c.network.delete_port(port, ignore_missing=True), ports))
+            list(pool.map(lambda f: self.retry.call(lambda: c.network.delete_ip(f, ignore_missing=True),
+                                                    f"deleting floating IP {f.floating_ip_address}"), fips))
+            list(pool.map(lambda port: self.retry.call(lambda: c.network.delete_port(port, ignore_missing=True),
+                                                       f"deleting port {port.id}"), ports))
         freed_fips = [f.floating_ip_address for f in fips]
         freed_ports = [port.id for port in ports]
         summary = summarize([], len(self.names), 0, len(ids), time.monotonic() - self.started)
         self.progress(f"done: deleted {len(ids)} servers, {len(freed_fips)} floating IPs, {len(freed_ports)} ports")
-        return {"changed": True, "plan": plan, "servers": [{"name": n, "id": s["id"], "status": "DELETED"}
-                                                            for n, s in existing.items()],
+        return {"changed": True, "plan": plan, "servers": [{"name": s["name"], "id": s["id"], "status": "DELETED"}
+                                                            for s in servers],
                 "freed": {"servers": ids, "floating_ips": freed_fips, "ports": freed_ports}, "summary": summary}
 
     def run(self) -> dict[str, Any]:
+        self.healed: list[dict[str, Any]] = []
+        self.waited_for: set[str] = set()
+        self.deleting: set[str] = set()
+        self.kept = 0
         result = self.present() if self.params["state"] == "present" else self.absent()
+        result.setdefault("healed", self.healed)
+        result.update(self.engine_facts())
         result["progress"] = self.lines
         return result
 

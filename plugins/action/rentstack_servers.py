@@ -4,7 +4,8 @@ A module cannot print while it runs. When the module runs on the control
 machine (the usual case: it only talks to the OpenStack API), this plugin
 gives it a progress file and prints each new line as it appears, so a
 100-server operation reports done/left every poll instead of minutes of
-silence. The same plugin serves rentstack_server_action.
+silence. The same file serves rentstack_server_action (plugins/action/rentstack_server_action.py is a
+link to it).
 """
 
 from __future__ import annotations

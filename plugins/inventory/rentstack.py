@@ -14,6 +14,13 @@ description:
     limits and usage as group variables of C(project_<name>)).
   - Makes list calls only; the number of API requests does not grow with the
     number of instances. Results can be cached with the inventory cache.
+  - Keeps working while projects and servers come and go. A call that fails
+    (a project deleted between the listing and its quota request answers
+    400 or 404, a service that is down) is skipped with a warning naming the
+    call; the hosts and the rest are still listed. A server listing that
+    answers 500 is made again at compute microversion 2.95.
+  - Servers in ERROR are in the group C(status_error), with Nova's fault
+    message in the host variable C(fault).
   - Configuration files must end in C(.rentstack.yml) or C(.rentstack.yaml).
 extends_documentation_fragment:
   - constructed
@@ -126,6 +133,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             except Exception as exc:  # noqa: BLE001 - report the API's answer, not a traceback
                 raise AnsibleParserError(f"rentstack inventory: reading cloud '{self.get_option('cloud')}' failed: "
                                          f"{type(exc).__name__}: {exc}") from None
+            for warning in raw.get("warnings", []):
+                self.display.warning(f"rentstack inventory (cloud '{self.get_option('cloud')}'): {warning}")
             data = build_inventory(raw, ephemeral_limits=self.get_option("ephemeral_disk_limits"),
                                    default_ephemeral_limit=self.get_option("default_ephemeral_disk_limit"))
         if update_cache:

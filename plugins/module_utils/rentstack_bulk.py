@@ -17,6 +17,11 @@ TERMINAL_BAD = {"ERROR"}
 SET_TAG_PREFIX = "rentstack-set:"
 
 
+def fault_message(server: dict[str, Any] | None) -> str | None:
+    """Nova's fault message of a listed server (None when it has none or is not listed)."""
+    return ((server or {}).get("fault") or {}).get("message")
+
+
 def expand_names(prefix: str | None, count: int | None, names: list[str] | None, width: int = 3) -> list[str]:
     """The names of the set: explicit `names`, or prefix-001 .. prefix-<count>."""
     if names:
@@ -32,15 +37,63 @@ def expand_names(prefix: str | None, count: int | None, names: list[str] | None,
     return [f"{prefix}-{i:0{width}d}" for i in range(1, count + 1)]
 
 
-def index_servers(servers: Iterable[dict[str, Any]], names: list[str]) -> tuple[dict[str, dict], dict[str, list[str]]]:
-    """Servers of the set by name, and names held by more than one server."""
+GONE = {"DELETED", "SOFT_DELETED"}
+
+
+def age_key(srv: dict[str, Any]) -> tuple[str, str]:
+    """Order of servers of one name: oldest first by Nova's created_at, then by ID (both set by Nova, so every run
+    that lists the same servers orders them the same way)."""
+    return (str(srv.get("created_at") or srv.get("created") or ""), str(srv.get("id") or ""))
+
+
+def reconcile(servers: Iterable[dict[str, Any]], names: list[str]) -> tuple[dict[str, dict], list[dict]]:
+    """The one server each name of the set keeps, and the extra servers to delete.
+
+    Concurrent runs of one request may each create a server of a name. Every run applies the same rule to what
+    it lists, so they agree without talking to each other: a name keeps its oldest live server (not ERROR, not
+    DELETED) by created_at then ID; the other live servers of the name are extras. A name without a live server
+    keeps its oldest ERROR server (the plan replaces it) and its other ERROR servers are extras. Servers listed
+    as DELETED (Nova lists them after their delete) or being deleted are extras too."""
     wanted = set(names)
     by_name: dict[str, list[dict]] = {}
+    extra: list[dict] = []
     for srv in servers:
-        if srv.get("name") in wanted:
+        if srv.get("name") not in wanted:
+            continue
+        if srv.get("status") in GONE or srv.get("task_state") == "deleting":
+            extra.append(srv)  # on its way out: never the one a name keeps
+        else:
             by_name.setdefault(srv["name"], []).append(srv)
-    dupes = {n: sorted(s["id"] for s in lst) for n, lst in by_name.items() if len(lst) > 1}
-    return {n: lst[0] for n, lst in by_name.items() if len(lst) == 1}, dupes
+    keep: dict[str, dict] = {}
+    for name, group in by_name.items():
+        group.sort(key=age_key)
+        live = [s for s in group if s.get("status") not in TERMINAL_BAD]
+        winner = live[0] if live else group[0]
+        keep[name] = winner
+        extra.extend(s for s in group if s is not winner)
+    return keep, sorted(extra, key=age_key)
+
+
+def heal_reason(srv: dict[str, Any], listing_bug: bool = False, build_age: float | None = None,
+                build_timeout: float | None = None) -> str | None:
+    """Why a listed server of the set is broken and must be deleted (and replaced), or None.
+
+    listing_bug: a server listing at compute microversion 2.96+ answered 500 while 2.95 worked (Nova 31's
+    KeyError on an ERROR instance without a request spec: docs/operations.md); every ERROR server of the set is
+    then suspected. build_age: seconds this run has seen the server in BUILD."""
+    status = srv.get("status")
+    if status in GONE:
+        return f"listed as {status} after its delete"
+    if status in TERMINAL_BAD:
+        fault = fault_message(srv) or ""
+        if listing_bug:
+            return "ERROR while server listings at microversion 2.96 fail (suspected: no request spec)"
+        if "quota" in fault.lower():
+            return f"ERROR from a quota recheck ({fault})"
+        return f"ERROR ({fault})" if fault else "ERROR"
+    if status == "BUILD" and build_age is not None and build_timeout is not None and build_age > build_timeout:
+        return f"stuck in BUILD for {int(build_age)}s (build_timeout {int(build_timeout)}s)"
+    return None
 
 
 @dataclass
@@ -138,20 +191,20 @@ class Build:
     status: str = "PENDING"
     fault: str | None = None
     host: str | None = None
+    seen_building: float | None = None  # when this run first saw its server in BUILD (monotonic seconds)
 
 
-def next_action(build: Build, status: str | None, max_attempts: int) -> str:
+def next_action(build: Build, status: str | None, max_attempts: int, stuck: bool = False) -> str:
     """Decide what to do with a build after a poll.
 
     Returns one of: 'active', 'wait', 'retry' (delete it and build again),
-    'failed' (delete it, no attempts left), 'vanished' (gone while building:
-    build again if attempts are left, else failed).
+    'failed' (delete it, no attempts left). A server gone while building, in
+    ERROR, or `stuck` (BUILD past the build deadline) is built again while
+    attempts are left.
     """
     if status in TERMINAL_OK:
         return "active"
-    if status in TERMINAL_BAD:
-        return "retry" if build.attempts < max_attempts else "failed"
-    if status is None:
+    if status in TERMINAL_BAD or status is None or status in GONE or stuck:
         return "retry" if build.attempts < max_attempts else "failed"
     return "wait"
 
@@ -210,11 +263,6 @@ ACTIONS: dict[str, dict[str, Any]] = {
 }
 
 
-def fault_message(server: dict[str, Any] | None) -> str | None:
-    """Nova's fault message of a listed server (None when it has none or is not listed)."""
-    return ((server or {}).get("fault") or {}).get("message")
-
-
 # Actions done again when a server ends them in ERROR: Nova accepts a hard reboot from ERROR, and it is the
 # documented way back from a failed one. On the loaded lab 9 of 100 hard reboots ended in ERROR (libvirt timed
 # out starting qemu, 2026-12-02); the other actions would change what was asked (a stop retried as a reboot).
@@ -235,6 +283,25 @@ def action_outcome(action: str, status: str | None, attempts: int, max_attempts:
     if broken and action in RETRY_FROM_ERROR and attempts < max_attempts:
         return "retry"
     return "failed"
+
+
+def action_settled(action: str, before: dict[str, Any], now: dict[str, Any] | None) -> str:
+    """Where an action sent to a server stands after a poll: 'wait', 'settled' (its target, or ERROR, or gone),
+    or 'rolled_back' (Nova finished with the server in another stable state, e.g. a resize or rescue it reverted).
+
+    `before` is the server as listed before the action was sent. Nova sets the task state before it accepts the
+    action, and updates `updated_at` on every change, so a server with no task state whose record changed since
+    `before` and that is neither in the target state nor in ERROR has been put back."""
+    if now is None:
+        return "settled"
+    if now.get("task_state"):
+        return "wait"
+    target = ACTIONS[action]["target"]
+    status = now.get("status")
+    if target is None or status in (target, "ERROR"):
+        return "settled"
+    changed = (now.get("updated_at") or now.get("updated")) != (before.get("updated_at") or before.get("updated"))
+    return "rolled_back" if changed or status != before.get("status") else "wait"
 
 
 def plan_action(action: str, servers: dict[str, dict[str, Any]], names: list[str],

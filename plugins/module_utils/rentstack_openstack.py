@@ -8,6 +8,7 @@ carry the API's answer instead of a traceback.
 from __future__ import annotations
 
 import os
+import socket
 import time
 from typing import Any, Callable
 
@@ -98,10 +99,16 @@ class RentstackModule:
         raise NotImplementedError
 
     def main(self) -> None:
+        from ansible.module_utils.rentstack_engine import describe, fault_kind
+
         try:
             result = self.run()
         except os_exc.SDKException as exc:
             self.fail(api_error_message(exc))
+        except Exception as exc:  # noqa: BLE001 - keystoneauth/requests faults are answers too; others raise
+            if fault_kind(exc) == "fatal":
+                raise
+            self.fail(f"the cloud did not answer after the retries: {describe(exc)}; run again when it is back")
         self.ansible.exit_json(**result)
 
 
@@ -136,6 +143,12 @@ SET_ARGS: dict[str, Any] = {
     "name_width": {"type": "int", "default": 3},
     "concurrency": {"type": "int", "default": 20},
     "poll_interval": {"type": "float", "default": 3},
+    "max_attempts": {"type": "int", "default": 3},
+    "stuck_timeout": {"type": "int", "default": 900},
+    "api_retries": {"type": "int", "default": 5},
+    "retry_delay": {"type": "float", "default": 1.0},
+    "retry_max_delay": {"type": "float", "default": 30.0},
+    "full_list_every": {"type": "int", "default": 20},
     "progress_file": {"type": "path"},
 }
 SET_KWARGS: dict[str, Any] = {
@@ -146,14 +159,15 @@ SET_KWARGS: dict[str, Any] = {
 
 
 class ServerSetModule(RentstackModule):
-    """Base of the modules that act on a set of servers (prefix + count, or names)
-    in one project: the set's names, the project-scoped connection, one listing
-    per poll, and progress lines (shown live by the rentstack_servers action plugin)."""
+    """Base of the modules that act on a set of servers (prefix + count, or names) in one project: the set's
+    names, the project-scoped connection, the engine's retry policy and listing (rentstack_engine), the one
+    quota and capacity check, and progress lines (shown live by the rentstack_servers action plugin)."""
 
-    positive_options: tuple[str, ...] = ("concurrency",)
+    positive_options: tuple[str, ...] = ("concurrency", "max_attempts", "api_retries", "full_list_every")
 
     def __init__(self) -> None:
         from ansible.module_utils.rentstack_bulk import expand_names
+        from ansible.module_utils.rentstack_engine import RetryPolicy, utc_stamp
 
         self.argument_spec = dict(SET_ARGS, **self.argument_spec)
         kwargs = {k: list(v) for k, v in SET_KWARGS.items()}
@@ -164,9 +178,13 @@ class ServerSetModule(RentstackModule):
         self.started = time.monotonic()
         self.lines: list[str] = []
         self._parents = parent_chain()
+        # Who this run is, stamped on the servers it creates and named by runs that wait for it.
+        self.run_id = f"{socket.gethostname()}:{os.getpid()}:{utc_stamp()}"
         for opt in self.positive_options:
             if self.params[opt] < 1:
                 self.fail(f"{opt} must be 1 or more, got {self.params[opt]}")
+        self.retry = RetryPolicy(attempts=self.params["api_retries"], base=self.params["retry_delay"],
+                                 cap=self.params["retry_max_delay"], reauth=self.reauth, log=self.progress)
         try:
             self.names = expand_names(self.params["prefix"], self.params["count"], self.params["names"],
                                       self.params["name_width"])
@@ -179,6 +197,13 @@ class ServerSetModule(RentstackModule):
         if self.params["progress_file"]:
             with open(self.params["progress_file"], "a", encoding="utf-8") as fh:
                 fh.write(line + "\n")
+
+    def reauth(self) -> None:
+        """Drop the tokens (expired or revoked: the API answered 401) so the next request authenticates again."""
+        for conn in {id(c): c for c in (self._conn, getattr(self, "_pconn", None)) if c is not None}.values():
+            auth = getattr(getattr(conn, "session", None), "auth", None)
+            if auth is not None:
+                auth.invalidate()
 
     def stop_if_abandoned(self, what: str) -> None:
         """Fail (and so stop sending requests) when the ansible-playbook run that started this module is gone:
@@ -195,7 +220,8 @@ class ServerSetModule(RentstackModule):
             project = self.params["project"]
             self._pconn = self.conn
             if project:
-                found = self.conn.identity.find_project(project, ignore_missing=True)
+                found = self.retry.call(lambda: self.conn.identity.find_project(project, ignore_missing=True),
+                                        f"finding project {project}")
                 if found is None:
                     self.fail(f"project '{project}' not found; create it first (playbooks/tenants.yml)")
                 try:
@@ -210,19 +236,91 @@ class ServerSetModule(RentstackModule):
     def project_id(self) -> str:
         return self.project_conn.current_project_id
 
-    def list_set(self) -> tuple[dict[str, dict], dict[str, list[str]]]:
-        """One listing of the project's servers; the set's servers by name, and duplicated names."""
+    @property
+    def lister(self) -> Any:
+        """The engine's listing of the set (rentstack_engine.ServerLister), made on first use."""
+        if not hasattr(self, "_lister"):
+            import re
+
+            from ansible.module_utils.rentstack_engine import FALLBACK_MICROVERSION, ServerLister, raw_servers_listing
+
+            query: dict[str, Any] = {}
+            if self.params["prefix"]:
+                query["name"] = "^" + re.escape(self.params["prefix"]) + "-"
+            self._lister = ServerLister(
+                lambda q: [s.to_dict(computed=False) for s in self.project_conn.compute.servers(details=True, **q)],
+                lambda q: raw_servers_listing(self.project_conn.compute, q, FALLBACK_MICROVERSION),
+                query, self.retry, self.params["full_list_every"], self.progress)
+        return self._lister
+
+    def list_set(self, poll: bool = False, expect: dict[str, str] | None = None) -> tuple[dict[str, dict], list[dict]]:
+        """The set's servers by name (one each, by reconcile()'s rule) and the extra ones (duplicates of a name,
+        servers listed as DELETED). poll=True asks only for what changed since the previous poll; when a server
+        in `expect` ({name: id}) is then missing, the set is listed in full before it is taken as gone (a
+        changes-since poll misses servers when this machine's clock is ahead of the cloud's)."""
+        from ansible.module_utils.rentstack_bulk import reconcile
+
+        if not poll:
+            return reconcile(self.lister.list(), self.names)
+        keep, extra = reconcile(self.lister.poll(), self.names)
+        if expect and any(sid not in self.lister.known for sid in expect.values()):
+            keep, extra = reconcile(self.lister.poll(full=True), self.names)
+        return keep, extra
+
+    def lookup(self, name: str) -> dict | None:
+        """The live server of one name of the set, by a listing of that name (after a lost response)."""
         import re
 
-        from ansible.module_utils.rentstack_bulk import index_servers
+        from ansible.module_utils.rentstack_bulk import reconcile
 
-        query: dict[str, Any] = {"details": True}
-        if self.params["prefix"]:
-            query["name"] = "^" + re.escape(self.params["prefix"]) + "-"
-        servers = [s.to_dict(computed=False) for s in self.project_conn.compute.servers(**query)]
-        return index_servers(servers, self.names)
+        keep, _ = reconcile(self.lister.list(name="^" + re.escape(name) + "$"), [name])
+        srv = keep.get(name)
+        return srv if srv is not None and srv.get("status") != "ERROR" else None
 
-    def fail_on_duplicates(self, dupes: dict[str, list[str]]) -> None:
-        if dupes:
-            detail = "; ".join(f"{n}: {', '.join(ids)}" for n, ids in sorted(dupes.items()))
-            self.fail(f"several servers share a name of the set ({detail}); delete the extra ones by ID first")
+    def check_fit(self, flavor: Any, n: int, ports_per_server: int = 1, floating_ips: bool = False) -> None:
+        """The one quota and capacity check: headroom in the project's quota, and free Placement capacity for
+        `n` more servers of `flavor`; fail with the numbers, having changed nothing."""
+        from ansible.module_utils.rentstack_bulk import placement_fit, quota_shortfalls
+        from ansible.module_utils.rentstack_engine import read_quotas
+        from ansible.module_utils.rentstack_resources import flavor_disk_gb, placement_providers
+
+        if n <= 0:
+            return
+        pid = self.project_id()
+        quotas = self.retry.call(lambda: read_quotas(self.conn, pid), "reading quotas")
+        requested = {"instances": n, "cores": n * flavor.vcpus, "ram": n * flavor.ram,
+                     "ports": n * max(ports_per_server, 1), "floating_ips": n if floating_ips else 0}
+        short = quota_shortfalls(requested, quotas)
+        if short:
+            detail = "; ".join(f"{s['resource']}: requested {s['requested']}, used {s['used']}, limit {s['limit']}, "
+                               f"free {s['free']}" for s in short)
+            self.fail(f"request of {n} servers does not fit the quota of project {self.params['project'] or pid}: "
+                      f"{detail}. Nothing was created; raise the quota or ask for fewer.", shortfalls=short)
+        if not self.params.get("check_capacity", True) or self.params.get("host"):
+            return
+        providers = self.retry.call(lambda: placement_providers(self.conn), "reading Placement")
+        need = {"VCPU": flavor.vcpus, "MEMORY_MB": flavor.ram,
+                "DISK_GB": flavor_disk_gb({"disk": flavor.disk, "ephemeral": flavor.ephemeral, "swap": flavor.swap})}
+        fit = placement_fit(need, providers)
+        if fit < n:
+            self.fail(f"request of {n} servers of flavor {flavor.name} does not fit the free capacity of the "
+                      f"compute hosts: {fit} fit ({len(providers)} resource providers). Nothing was created; add "
+                      "compute hosts, raise allocation ratios, or ask for fewer.", capacity_fit=fit)
+
+    def delete_servers(self, ids: list[str], workers: int = 8) -> None:
+        """Delete servers by ID in parallel (a server already gone is no error), each with the retry policy."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        if not ids:
+            return
+        compute = self.project_conn.compute
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(lambda i: self.retry.call(lambda: compute.delete_server(i, ignore_missing=True),
+                                                    f"deleting server {i}"), ids))
+
+    def loop_limits(self) -> Any:
+        from ansible.module_utils.rentstack_engine import Limits
+
+        p = self.params
+        return Limits(concurrency=p["concurrency"], poll_interval=p["poll_interval"], timeout=p["timeout"],
+                      max_attempts=p["max_attempts"], stuck_timeout=p["stuck_timeout"])

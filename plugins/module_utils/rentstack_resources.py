@@ -127,6 +127,7 @@ def build_inventory(raw: dict[str, Any], now: dt.datetime | None = None,
             "status": srv.get("status"), "power_state": srv.get("power_state"),
             "task_state": srv.get("task_state"), "fixed_ips": fixed, "floating_ips": floating,
             "created": srv.get("created_at"), "age_seconds": _age(srv.get("created_at"), now),
+            "fault": ((srv.get("fault") or {}).get("message")) if srv.get("status") == "ERROR" else None,
         }
         if floating or fixed:
             hv["ansible_host"] = (floating or fixed)[0]
@@ -166,6 +167,55 @@ def build_inventory(raw: dict[str, Any], now: dt.datetime | None = None,
     group_vars["all"] = {"rentstack_projects": summary,
                          "rentstack_inventory_time": now.isoformat(timespec="seconds")}
     return {"hosts": hosts, "groups": groups, "group_vars": group_vars}
+
+
+def raw_servers_listing(compute: Any, query: dict[str, Any], microversion: str) -> list[dict]:
+    """GET /servers/detail at a given microversion, every page, as openstacksdk's Server.to_dict() shapes."""
+    from openstack import exceptions as os_exc
+    from openstack.compute.v2.server import Server
+
+    params = {("changes-since" if k == "changes_since" else k): v for k, v in query.items() if k != "details"}
+    rows: list[dict] = []
+    while True:
+        resp = compute.get("/servers/detail", params=params, microversion=microversion)
+        os_exc.raise_from_response(resp)
+        body = resp.json()
+        page = body.get("servers") or []
+        rows.extend(Server.existing(**raw).to_dict(computed=False) for raw in page)
+        if not page or not any(link.get("rel") == "next" for link in body.get("servers_links") or []):
+            return rows
+        params["marker"] = page[-1]["id"]
+
+
+def _vanished(exc: BaseException) -> bool:
+    """An answer saying the object asked about no longer exists (deleted between two calls): 404, or the quota
+    APIs' 400 'Project ID ... is not a valid project'."""
+    status = getattr(exc, "status_code", None) or getattr(exc, "http_status", None)
+    return status == 404 or (status == 400 and "not a valid project" in str(exc).lower())
+
+
+def _take(future: Any, call: str, default: Any, warnings: list[str]) -> Any:
+    """A call's answer, or `default` with a warning naming the call: one failing call degrades the inventory
+    (its part missing), never empties it."""
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 - any answer of any service: reported, not raised
+        what = "vanished between two calls; skipped" if _vanished(exc) else "failed"
+        warnings.append(f"{call} {what}: {type(exc).__name__}: {str(exc).strip()[:300]}")
+        return default
+
+
+def _servers(conn: Any, warnings: list[str]) -> list[dict]:
+    """Every server; at microversion 2.95 when the negotiated one answers 500 (Nova 31 fails every 2.96+
+    listing while an ERROR server has no request spec: docs/operations.md)."""
+    try:
+        return [s.to_dict(computed=False) for s in conn.compute.servers(details=True, all_projects=True)]
+    except Exception as exc:  # noqa: BLE001 - only a 500 is followed by the 2.95 listing
+        if (getattr(exc, "status_code", None) or getattr(exc, "http_status", None)) != 500:
+            raise
+        warnings.append(f"servers listing answered 500 ({type(exc).__name__}: {str(exc).strip()[:200]}); listed at "
+                        "microversion 2.95 instead (an ERROR server without a request spec? see docs/operations.md)")
+        return raw_servers_listing(conn.compute, {"all_tenants": True}, "2.95")
 
 
 def _provider(conn: Any, rp: Any) -> dict[str, Any]:
@@ -212,6 +262,7 @@ def collect(conn: Any, volume: bool = True, workers: int = 8) -> dict[str, Any]:
     own = conn.current_project_id  # authenticates
     has_volume = volume and bool(conn.endpoint_for("block-storage") or conn.endpoint_for("volumev3")) \
         if hasattr(conn, "endpoint_for") else False
+    warnings: list[str] = []
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         services = pool.submit(lambda: [s.to_dict(computed=False) for s in conn.compute.services()])
         projects_f = pool.submit(lambda: [{"id": p.id, "name": p.name} for p in conn.identity.projects()])
@@ -219,29 +270,40 @@ def collect(conn: Any, volume: bool = True, workers: int = 8) -> dict[str, Any]:
         rps_f = pool.submit(lambda: list(conn.placement.resource_providers()))
         own_network = pool.submit(_network_quota, conn, own)
         own_volume = pool.submit(_volume_quota, conn, own) if has_volume else None
-        services.result()  # compute discovered
-        servers = pool.submit(lambda: [s.to_dict(computed=False)
-                                       for s in conn.compute.servers(details=True, all_projects=True)])
+        services_list = _take(services, "compute services listing", [], warnings)  # compute discovered
+        servers = pool.submit(_servers, conn, warnings)
         flavors = pool.submit(lambda: [f.to_dict(computed=False)
                                        for f in conn.compute.flavors(details=True, is_public=None)])
         hypervisors = pool.submit(lambda: [{"name": h.name, "host_ip": h.host_ip}
                                            for h in conn.compute.hypervisors(details=True)])
-        providers = [pool.submit(_provider, conn, rp) for rp in rps_f.result()]
-        projects = projects_f.result()  # identity discovered
+        providers = [(rp, pool.submit(_provider, conn, rp))
+                     for rp in _take(rps_f, "resource providers listing", [], warnings)]
+        projects = _take(projects_f, "projects listing", [], warnings)  # identity discovered
         users = pool.submit(lambda: [{"id": u.id, "name": u.name} for u in conn.identity.users()])
         quotas: dict[str, Any] = {p["id"]: {"volume": None} for p in projects}
         pending = [(p["id"], "compute", pool.submit(_compute_quota, conn, p["id"])) for p in projects]
-        own_network.result()  # network (and block storage) discovered
+        _take(own_network, "network quota of the token's project", None, warnings)  # network discovered
         if own_volume is not None:
-            own_volume.result()
+            _take(own_volume, "volume quota of the token's project", None, warnings)
         for p in projects:
             pending.append((p["id"], "network", own_network if p["id"] == own
                             else pool.submit(_network_quota, conn, p["id"])))
             if has_volume:
                 pending.append((p["id"], "volume", own_volume if p["id"] == own
                                 else pool.submit(_volume_quota, conn, p["id"])))
+        names = {p["id"]: p["name"] for p in projects}
+        failed: set[str] = set()
         for pid, kind, future in pending:
-            quotas[pid][kind] = future.result()
-        return {"servers": servers.result(), "flavors": flavors.result(), "projects": projects,
-                "users": users.result(), "images": images.result(), "services": services.result(),
-                "hypervisors": hypervisors.result(), "providers": [f.result() for f in providers], "quotas": quotas}
+            value = _take(future, f"{kind} quota of project {names[pid]} ({pid})", None, warnings)
+            if value is None:
+                failed.add(pid)
+            else:
+                quotas[pid][kind] = value
+        provider_rows = [row for row in (_take(f, f"inventories and usages of resource provider {rp.name}", None,
+                                               warnings) for rp, f in providers) if row is not None]
+        return {"servers": _take(servers, "servers listing", [], warnings),
+                "flavors": _take(flavors, "flavors listing", [], warnings), "projects": projects,
+                "users": _take(users, "users listing", [], warnings),
+                "images": _take(images, "images listing", [], warnings), "services": services_list,
+                "hypervisors": _take(hypervisors, "hypervisors listing", [], warnings), "providers": provider_rows,
+                "quotas": {pid: q for pid, q in quotas.items() if pid not in failed}, "warnings": warnings}

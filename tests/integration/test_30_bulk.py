@@ -98,3 +98,49 @@ def test_one_operation_deletes_all_without_leaks(created: Result, tmp_path: Path
     freed = result.module_result("freed")["freed"]
     assert len(freed["servers"]) == COUNT and len(freed["floating_ips"]) == COUNT
     assert leftovers() == {"servers": [], "ports": [], "floating_ips": []}
+
+
+def _listing_status_during(runs: list[Any]) -> list[int]:
+    """HTTP status of the admin's cloud-wide server listing (negotiated microversion), polled while runs go."""
+    import time
+
+    conn = admin()
+    statuses = []
+    while any(t.is_alive() for t in runs):
+        resp = conn.compute.get("/servers/detail?all_tenants=1&limit=1",
+                                microversion=conn.compute.get_endpoint_data().max_microversion)
+        statuses.append(resp.status_code)
+        time.sleep(5)
+    return statuses
+
+
+@pytest.mark.parametrize("state", ["present", "absent"])
+def test_three_runs_at_once_converge(created: Result, tmp_path: Path, state: str) -> None:
+    """Issue 22: three ansible-playbook processes of the same 10-VM request at once end with exactly 10 ACTIVE
+    servers (then, deleting, with 0 servers, ports and floating IPs), and the cloud-wide listing answers 200
+    throughout. Runs after the 20-VM tests above, on their own prefix."""
+    import threading
+
+    request = dict(REQUEST, prefix="ci-conc", count=10)
+    playbook = "playbooks/vms_create.yml" if state == "present" else "playbooks/vms_delete.yml"
+    results: list[Result] = []
+    runs = [threading.Thread(target=lambda i=i: results.append(
+        run_playbook(playbook, tmp_path / f"run{i}", extravars={"rental_request": request}))) for i in range(3)]
+    for run in runs:
+        run.start()
+    statuses = _listing_status_during(runs)
+    for run in runs:
+        run.join()
+    assert all(r.rc == 0 for r in results), [r.explain(40) for r in results if r.rc]
+    assert set(statuses) <= {200}, statuses
+    conn = admin()
+    project = conn.identity.find_project("vm100")
+    servers = [s for s in conn.compute.servers(all_projects=True, project_id=project.id)
+               if s.name.startswith("ci-conc-")]
+    if state == "present":
+        assert sorted(s.name for s in servers) == [f"ci-conc-{i:03d}" for i in range(1, 11)]
+        assert {s.status for s in servers} == {"ACTIVE"}
+    else:
+        assert servers == []
+        # The 20-VM set was deleted by the test before: the project holds no port or floating IP at all.
+        assert leftovers() == {"servers": [], "ports": [], "floating_ips": []}

@@ -21,3 +21,18 @@ def load_library(name: str) -> Any:
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+# The engine's options at their module defaults, with no waiting: what a test harness built with __new__ sets.
+ENGINE_PARAMS = {"max_attempts": 3, "stuck_timeout": 900, "api_retries": 5, "retry_delay": 0.0, "retry_max_delay": 0.0,
+                 "full_list_every": 20, "poll_interval": 0, "timeout": 600, "concurrency": 20, "progress_file": None}
+
+
+def fast_retry(**kw: Any) -> Any:
+    """The engine's retry policy without sleeping (the sleeps are recorded in .slept)."""
+    from ansible.module_utils.rentstack_engine import RetryPolicy
+
+    slept: list[float] = []
+    policy = RetryPolicy(**{"attempts": 5, "sleep": slept.append, "rand": lambda: 0.5, **kw})
+    policy.slept = slept
+    return policy

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from libload import load_library
+from libload import ENGINE_PARAMS, fast_retry, load_library
 from rentstack_bulk import action_outcome
 
 MOD = load_library("rentstack_server_action")
@@ -46,7 +46,7 @@ class FakeNova:
         else:
             self.pending[name] = "ACTIVE"
 
-    def listing(self) -> dict[str, dict]:
+    def listing(self, poll: bool = False) -> dict[str, dict]:
         snapshot = {n: dict(s) for n, s in self.servers.items()}
         for name, status in self.pending.items():  # settle after this listing
             self.servers[name].update(status=status, task_state=None,
@@ -58,8 +58,9 @@ class FakeNova:
 
 def run_action(nova: FakeNova, action: str, max_attempts: int = 3) -> tuple[dict[str, Any], list[str]]:
     obj = MOD.ServerActionModule.__new__(MOD.ServerActionModule)
-    obj.params = {"action": action, "max_attempts": max_attempts, "concurrency": 4, "timeout": 600,
-                  "poll_interval": 0, "progress_file": None, "flavor": None, "image": None, "skip_refused": False}
+    obj.params = dict(ENGINE_PARAMS, action=action, max_attempts=max_attempts, concurrency=4, flavor=None,
+                      image=None, skip_refused=False)
+    obj.retry = fast_retry()
     obj.names, obj.lines, obj.started = sorted(nova.servers), [], time.monotonic()
     obj._parents = parent_chain()  # this test process's own: unchanged, so never "abandoned"
     obj.ansible = SimpleNamespace(check_mode=False, fail_json=lambda msg, **kw: pytest.fail(msg))
@@ -122,3 +123,35 @@ def test_active_without_a_guest_fails_a_start_with_the_reason() -> None:
         run_action(nova, "start")
     assert "ACTIVE in Nova but host ? has no guest for it" in str(err.value)
     assert nova.calls == ["vm-001"]  # a start is not repeated
+
+
+class RollbackNova(FakeNova):
+    """Nova takes the resize (task state set), then reverts it: the server is ACTIVE again with a fault."""
+
+    def apply(self, srv: dict[str, Any], extra: dict[str, Any]) -> None:
+        super().apply(srv, extra)
+        self.servers[srv["name"]]["updated_at"] = "t1"
+        self.pending[srv["name"]] = "ROLLBACK" if srv["name"] == "vm-002" else "VERIFY_RESIZE"
+
+    def listing(self, poll: bool = False) -> dict[str, dict]:
+        self.listings = getattr(self, "listings", 0) + 1
+        snapshot = {n: dict(s) for n, s in self.servers.items()}
+        for name, status in self.pending.items():
+            back = status == "ROLLBACK"
+            self.servers[name].update(status="ACTIVE" if back else status, task_state=None, updated_at="t2",
+                                      fault={"message": "No valid host was found."} if back else None)
+        self.pending = {}
+        return snapshot
+
+
+def test_a_rolled_back_resize_is_reported_at_once_with_its_state() -> None:
+    nova = RollbackNova(["vm-001", "vm-002"], {})
+    for srv in nova.servers.values():
+        srv["updated_at"] = "t0"
+    with pytest.raises(pytest.fail.Exception) as err:
+        run_action(nova, "resize")
+    assert "vm-002: failed: rolled back to ACTIVE (No valid host was found.)" in str(err.value)
+    assert nova.calls == ["vm-001", "vm-002"]  # not sent again
+    # The first listing, the poll that sees the task, the poll that sees the rollback, the final listing:
+    # not waited on until the timeout (600 s here).
+    assert nova.listings == 4

@@ -16,13 +16,13 @@ from rentstack_bulk import (  # noqa: E402
     Build,
     addresses,
     expand_names,
-    index_servers,
     launch_slots,
     next_action,
     placement_fit,
     plan_present,
     provider_capacity,
     quota_shortfalls,
+    reconcile,
     summarize,
 )
 
@@ -53,19 +53,41 @@ def test_expand_names_explicit_and_errors() -> None:
         expand_names(None, None, None)
 
 
-def test_index_servers_keeps_the_set_and_finds_duplicates() -> None:
+def test_reconcile_keeps_the_set_and_names_the_extras() -> None:
     names = ["vm-001", "vm-002", "vm-003", "vm-004"]
-    dup = SERVERS + [{"id": "a0", "name": "vm-001", "status": "ACTIVE"}]
-    by_name, dupes = index_servers(dup, names)
-    assert dupes == {"vm-001": ["a0", "a1"]}
-    assert sorted(by_name) == ["vm-002", "vm-003"]
-    by_name, dupes = index_servers(SERVERS, names)
-    assert dupes == {} and "other" not in by_name
+    by_name, extra = reconcile(SERVERS, names)
+    assert extra == [] and sorted(by_name) == ["vm-001", "vm-002", "vm-003"] and "other" not in by_name
+
+
+def test_reconcile_duplicates_from_a_concurrent_run() -> None:
+    """Two runs each created vm-001 and vm-002 (recorded shapes): every run keeps the same server per name, the
+    oldest live one by created_at then ID, whatever order the listing gives, and deletes the others."""
+    mine = {"id": "f0", "name": "vm-001", "status": "BUILD", "created_at": "2026-12-07T10:00:02Z"}
+    theirs = {"id": "c9", "name": "vm-001", "status": "ACTIVE", "created_at": "2026-12-07T10:00:01Z"}
+    same_second_a = {"id": "aa", "name": "vm-002", "status": "BUILD", "created_at": "2026-12-07T10:00:01Z"}
+    same_second_b = {"id": "ab", "name": "vm-002", "status": "BUILD", "created_at": "2026-12-07T10:00:01Z"}
+    broken_older = {"id": "00", "name": "vm-002", "status": "ERROR", "created_at": "2026-12-07T09:00:00Z"}
+    listed = [mine, theirs, same_second_b, broken_older, same_second_a]
+    for order in (listed, list(reversed(listed))):
+        by_name, extra = reconcile(order, ["vm-001", "vm-002"])
+        assert by_name["vm-001"]["id"] == "c9"  # older, though ours
+        assert by_name["vm-002"]["id"] == "aa"  # same second: the lower ID; a live one beats an older ERROR one
+        assert sorted(s["id"] for s in extra) == ["00", "ab", "f0"]
+
+
+def test_reconcile_error_only_and_deleted_but_listed() -> None:
+    listed = [{"id": "e2", "name": "vm-001", "status": "ERROR", "created_at": "2026-12-07T10:00:05Z"},
+              {"id": "e1", "name": "vm-001", "status": "ERROR", "created_at": "2026-12-07T10:00:04Z"},
+              {"id": "d1", "name": "vm-002", "status": "DELETED", "created_at": "2026-12-07T10:00:00Z"},
+              {"id": "g1", "name": "vm-002", "status": "ACTIVE", "task_state": "deleting", "created_at": "2026-12-07T09:00:00Z"}]
+    by_name, extra = reconcile(listed, ["vm-001", "vm-002"])
+    assert by_name == {"vm-001": listed[1]}  # the oldest ERROR one is kept (the plan replaces it)
+    assert sorted(s["id"] for s in extra) == ["d1", "e2", "g1"]  # vm-002 has no server: it is created again
 
 
 def test_plan_present_sorts_every_name() -> None:
     names = ["vm-001", "vm-002", "vm-003", "vm-004"]
-    by_name, _ = index_servers(SERVERS, names)
+    by_name, _ = reconcile(SERVERS, names)
     plan = plan_present(names, by_name)
     assert plan.keep == ["vm-001"]
     assert plan.replace == ["vm-002"]
@@ -74,7 +96,7 @@ def test_plan_present_sorts_every_name() -> None:
 
 
 def test_plan_present_satisfied_set_does_nothing() -> None:
-    by_name, _ = index_servers(SERVERS[:1], ["vm-001"])
+    by_name, _ = reconcile(SERVERS[:1], ["vm-001"])
     plan = plan_present(["vm-001"], by_name)
     assert (plan.create, plan.replace, plan.wait) == ([], [], [])
 

@@ -109,3 +109,60 @@ def test_no_service_is_asked_twice_before_its_first_answer(volume: bool) -> None
         assert min(starts) >= rec.first_end[service], f"{service}: second request began during the first"
     assert set(rec.first_end) == {"compute", "identity", "image", "placement", "network"} | (
         {"block-storage"} if volume else set())
+
+
+def test_a_project_that_vanishes_and_a_failing_call_degrade_the_inventory() -> None:
+    """Project p-b is deleted between the projects listing and its quota requests (Nova answers 400 'Project ID
+    ... is not a valid project', Neutron 404); the hypervisors listing fails; the servers listing answers 500 at
+    the negotiated microversion (Nova 31's request-spec bug) and works at 2.95. Every other host is listed."""
+    from openstack import exceptions as os_exc
+    from rentstack_resources import build_inventory
+
+    rec = Recorder()
+    conn = fake_conn(rec, volume=False)
+    methods = conn.compute._methods
+    quota = methods["get_quota_set"]("x")
+
+    def compute_quota(pid: str, **_: Any) -> Any:
+        if pid == "p-b":
+            raise os_exc.BadRequestException(message=f"Project ID {pid} is not a valid project.", http_status=400)
+        return quota
+
+    def hypervisors(**_: Any) -> Any:
+        raise os_exc.HttpException(message="Service Unavailable", http_status=503)
+
+    def servers(**_: Any) -> Any:
+        raise os_exc.HttpException(message="Unexpected API Error", http_status=500)
+
+    raw_rows = [{"id": f"s{i}", "name": f"vm{i}", "status": "ACTIVE", "tenant_id": "p-a"} for i in range(3)]
+    raw_rows.append({"id": "s9", "name": "broken", "status": "ERROR", "tenant_id": "p-a",
+                     "fault": {"message": "Quota exceeded for instances: Requested 1, but already used 10"}})
+    calls: list[str] = []
+
+    def get(path: str, params: dict[str, Any], microversion: str) -> Any:
+        calls.append(microversion)
+        return SimpleNamespace(status_code=200, headers={}, content=b"{}",
+                               json=lambda: {"servers": raw_rows, "servers_links": []})
+
+    methods.update(get_quota_set=compute_quota, hypervisors=hypervisors, servers=servers, get=get)
+    network_get = conn.network._methods["get"]
+
+    def network_quota(url: str) -> Any:
+        if "p-b" in url:
+            raise os_exc.NotFoundException(message="Project p-b not found", http_status=404)
+        return network_get(url)
+
+    conn.network._methods["get"] = network_quota
+    raw = collect(conn, volume=False, workers=4)
+    warnings = raw["warnings"]
+    assert any("compute quota of project p-b (p-b) vanished between two calls; skipped" in w for w in warnings)
+    assert any("network quota of project p-b (p-b) vanished" in w for w in warnings)
+    assert any(w.startswith("hypervisors listing failed: HttpException") for w in warnings)
+    assert any("listed at microversion 2.95" in w for w in warnings) and calls == ["2.95"]
+    assert set(raw["quotas"]) == {"p-admin", "p-a", "p-c"}
+    inv = build_inventory(raw)
+    assert {"vm0", "vm1", "vm2", "broken", "rp-1", "rp-2", "rp-3"} <= set(inv["hosts"])
+    assert inv["groups"]["status_error"] == ["broken"]
+    assert inv["hosts"]["broken"]["fault"].startswith("Quota exceeded for instances")
+    assert inv["hosts"]["vm0"]["fault"] is None
+    assert "project_p_b" not in inv["group_vars"] and "project_p_a" in inv["group_vars"]

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from libload import load_library
+from libload import ENGINE_PARAMS, fast_retry, load_library
 
 MOD = load_library("rentstack_servers")
 from ansible.module_utils import rentstack_openstack  # noqa: E402 - the copy the module uses, after load_library
@@ -36,7 +36,7 @@ def test_each_server_without_one_gets_a_floating_ip_with_progress() -> None:
     fake = SimpleNamespace(
         project_conn=SimpleNamespace(network=SimpleNamespace(create_ip=create_ip)),
         neutron_floating=lambda: (ports, {k: list(v) for k, v in already.items()}),
-        params={"api_workers": 4}, set_tag="rentstack-set:vm", progress=lines.append)
+        params={"api_workers": 4}, set_tag="rentstack-set:vm", progress=lines.append, retry=fast_retry())
     fake.create_floating_ip = lambda name, port_id, res: MOD.ServersModule.create_floating_ip(fake, name, port_id, res)
     floating = MOD.ServersModule.attach_floating_ips(fake, done, {"fip_network": SimpleNamespace(id="ext")})
     assert len(created) == 23  # 25 minus the one that has an address minus the one without a port
@@ -73,7 +73,7 @@ class FakeCloud:
                                  "ready_at": self.polls + 1 + self.names.index(name) % 4}
             return sid
 
-    def list_set(self) -> tuple[dict[str, dict], dict[str, list[str]]]:
+    def list_set(self, poll: bool = False, expect: Any = None) -> tuple[dict[str, dict], list[dict]]:
         with self.lock:
             self.polls += 1
             last = self.names[-1]
@@ -83,16 +83,16 @@ class FakeCloud:
                         srv["status"] = "ACTIVE"
                     elif self.polls > 2000:
                         srv["status"], self.forced = "ACTIVE", True
-            return {s["name"]: dict(s) for s in self.servers.values()}, {}
+            return {s["name"]: dict(s) for s in self.servers.values()}, []
 
     def ports(self, device_id: str | None = None, **_: Any) -> list[SimpleNamespace]:
         with self.lock:
             return [SimpleNamespace(id=f"port-{sid}", device_id=sid, device_owner="compute:nova")
                     for sid in self.servers if device_id in (None, sid)]
 
-    def ips(self, **_: Any) -> list[SimpleNamespace]:
+    def ips(self, port_id: str | None = None, **_: Any) -> list[SimpleNamespace]:
         with self.lock:
-            return list(self.fips)
+            return [f for f in self.fips if port_id in (None, f.port_id)]
 
     def create_ip(self, floating_network_id: str, port_id: str, description: str) -> SimpleNamespace:
         with self.lock:
@@ -109,16 +109,18 @@ class FakeCloud:
 def present_with(cloud: FakeCloud, concurrency: int = 20) -> tuple[dict[str, Any], list[str]]:
     """rentstack_servers' present() against the fake cloud (preflight stubbed: it has its own tests)."""
     obj = MOD.ServersModule.__new__(MOD.ServersModule)
-    obj.params = {"floating_ip": True, "api_workers": 4, "concurrency": concurrency, "max_attempts": 3, "timeout": 600,
-                  "poll_interval": 0, "progress_file": None}
+    obj.params = dict(ENGINE_PARAMS, floating_ip=True, api_workers=4, concurrency=concurrency)
     obj.names, obj.set_tag, obj.lines, obj.started = cloud.names, "rentstack-set:vm", [], time.monotonic()
     obj._parents = parent_chain()  # this test process's own: unchanged, so never "abandoned"
     obj.ansible = SimpleNamespace(check_mode=False, fail_json=lambda msg, **_: pytest.fail(msg))
     obj._pconn = cloud
     obj.list_set, obj.create_request = cloud.list_set, cloud.create
-    obj.resolve = lambda: {"fip_network": SimpleNamespace(id="ext")}
-    obj.check_fit = lambda res, n: None
+    obj.resolve = lambda: {"fip_network": SimpleNamespace(id="ext"), "flavor": None, "networks": []}
+    obj.check_fit = lambda flavor, n, ports, fips: None
     obj.delete_ids = lambda ids: None
+    obj.retry, obj.run_id = fast_retry(), "test:1:2026-12-07T10:00:00Z"
+    obj.healed, obj.waited_for, obj.deleting, obj.kept = [], set(), set(), 0
+    obj._lister = SimpleNamespace(listing_bug=False, fell_back=False, known={}, reprobe=lambda: None)
     return obj.present(), obj.lines
 
 
