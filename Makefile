@@ -8,6 +8,9 @@
 #   make lint         yamllint, ansible-lint (production), syntax-check, ruff
 #   make unit         unit tests (no lab needed)
 #   make integration  integration tests against the lab (root + podman)
+#   make faults       fault injection during 20-VM creates and the inventory under churn
+#                     (test_35, RENTSTACK_DEPLOY=1 RENTSTACK_FAULTS=1: stops and restarts the
+#                     lab cloud's services, ~1 h; docs/testing.md, "Fault injection")
 #   make test         deps + lint + unit + integration in ONE pytest run
 #   make bench        the benchmarks, then docs/benchmarks.md (bench/README.md;
 #                     destroys and redeploys the lab: bench/deploy.py)
@@ -49,7 +52,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 ANSIBLE_PLAYBOOK := $(VENV)/bin/ansible-playbook
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: help deps apt venv lab lab-destroy demo lint unit integration test bench
+.PHONY: help deps apt venv lab lab-destroy demo lint unit integration faults test bench
 
 help:
 	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
@@ -112,6 +115,12 @@ unit: venv
 
 integration: venv
 	cd $(ROOT) && $(PYTEST) tests/integration $(PYTEST_ARGS)
+
+# Every case of tests/integration/test_35_bulk_faults.py (CI runs only its neutron-server case). It
+# deploys or re-checks the cloud first (site.yml, as any deploy-tier run), then breaks and restores it:
+# never on a lab other people are using. -rA prints each case's outcome, for docs/testing.md.
+faults: venv
+	cd $(ROOT) && RENTSTACK_DEPLOY=1 RENTSTACK_FAULTS=1 $(PYTEST) tests/integration/test_35_bulk_faults.py -rA $(PYTEST_ARGS)
 
 # One pytest run so the output ends in one summary line ("N passed ...").
 test: deps

@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,19 +115,27 @@ def _envvars() -> dict[str, str]:
     }
 
 
-def _run(private_data_dir: Path | None, timeout: int = TIMEOUT, **kwargs: Any) -> Result:
+def _runner_kwargs(private_data_dir: Path | None, timeout: int, **kwargs: Any) -> dict[str, Any]:
     if private_data_dir is None:
         private_data_dir = Path(tempfile.mkdtemp(prefix="rentstack-runner-"))
     private_data_dir.mkdir(parents=True, exist_ok=True)
-    runner = ansible_runner.run(
-        private_data_dir=str(private_data_dir),
-        project_dir=str(REPO),
-        inventory=str(INVENTORY),
-        envvars=_envvars(),
-        quiet=True,
-        timeout=_bounded(timeout),
+    return {
+        "private_data_dir": str(private_data_dir),
+        "project_dir": str(REPO),
+        "inventory": str(INVENTORY),
+        "envvars": _envvars(),
+        "quiet": True,
+        "timeout": _bounded(timeout),
         **kwargs,
-    )
+    }
+
+
+def _run(private_data_dir: Path | None, timeout: int = TIMEOUT, **kwargs: Any) -> Result:
+    return _result(ansible_runner.run(**_runner_kwargs(private_data_dir, timeout, **kwargs)))
+
+
+def _result(runner: Any) -> Result:
+    """The Result of a finished ansible-runner Runner."""
     stdout = _ANSI.sub("", runner.stdout.read()) if runner.stdout else ""
     return Result(
         status=runner.status,
@@ -154,6 +163,56 @@ def run_playbook(
     if limit:
         kwargs["limit"] = limit
     return _run(private_data_dir, **kwargs)
+
+
+class Background:
+    """A playbook run going on while the test does something else (see start_playbook)."""
+
+    def __init__(self, thread: threading.Thread, runner: Any, cancelled: threading.Event, timeout: int) -> None:
+        self._thread, self._runner, self._cancelled, self.timeout = thread, runner, cancelled, timeout
+        self.started = time.monotonic()
+
+    def is_alive(self) -> bool:
+        """The run has not ended yet."""
+        return self._thread.is_alive()
+
+    def cancel(self) -> None:
+        """Ask ansible-runner to kill the ansible-playbook process (it checks about once a second)."""
+        self._cancelled.set()
+
+    def wait(self) -> Result:
+        """The run's Result once it ended. ansible-runner kills ansible-playbook at the run's timeout (status
+        'timeout'); if even that does not end it, it is cancelled (status 'canceled'), so this always returns."""
+        self._thread.join(max(0.0, self.timeout + 60 - (time.monotonic() - self.started)))
+        if self._thread.is_alive():
+            self.cancel()
+            self._thread.join(120)
+        if self._thread.is_alive():
+            raise AssertionError(f"ansible-runner did not end {self.timeout + 180}s after the playbook started, "
+                                 "even when cancelled")
+        return _result(self._runner)
+
+
+def start_playbook(
+    playbook: str,
+    private_data_dir: Path | None = None,
+    extravars: dict[str, Any] | None = None,
+    timeout: int = TIMEOUT,
+) -> Background:
+    """Start playbooks/<playbook> and return at once, like run_playbook otherwise.
+
+    ansible-runner starts ansible-playbook as its own process (from a thread of this one), so the run meets a
+    fault the test makes while it goes like any other client of the cloud. Our own cancel callback also
+    keeps ansible-runner from taking over pytest's SIGINT/SIGTERM handlers (it does that when started from
+    the main thread without one): Ctrl-C still reaches the test, whose cleanup then cancels the run.
+    """
+    cancelled = threading.Event()
+    kwargs: dict[str, Any] = {"playbook": playbook}
+    if extravars:
+        kwargs["extravars"] = extravars
+    options = _runner_kwargs(private_data_dir, timeout, cancel_callback=cancelled.is_set, **kwargs)
+    thread, runner = ansible_runner.run_async(**options)
+    return Background(thread, runner, cancelled, options["timeout"])
 
 
 def run_module(

@@ -14,28 +14,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from guests import not_booted  # noqa: E402
+from labcloud import admin, leftovers  # noqa: E402
 from runner import Result, run_playbook  # noqa: E402
 
 COUNT = 20
 REQUEST = {"requester": "ci", "project": "vm100", "menu": "m1.nano", "os": "rentstack-guest", "count": COUNT,
            "prefix": "ci-bulk", "floating_ip": True}
-
-
-def admin() -> Any:
-    """An openstacksdk connection as the lab's admin."""
-    import openstack
-
-    return openstack.connect(cloud="rentstack")
-
-
-def leftovers() -> dict[str, list[str]]:
-    conn = admin()
-    project = conn.identity.find_project("vm100")
-    servers = [s.name for s in conn.compute.servers(all_projects=True, project_id=project.id)
-               if s.name.startswith("ci-bulk-")]
-    ports = [p.id for p in conn.network.ports(project_id=project.id) if (p.device_owner or "").startswith("compute:")]
-    fips = [f.floating_ip_address for f in conn.network.ips(project_id=project.id)]
-    return {"servers": servers, "ports": ports, "floating_ips": fips}
 
 
 @pytest.fixture(scope="module")
@@ -83,13 +67,13 @@ def test_bulk_action_reaches_target(created: Result, tmp_path: Path, action: str
 
 
 def test_over_quota_creates_nothing(created: Result, tmp_path: Path) -> None:
-    before = leftovers()
+    before = leftovers("vm100", "ci-bulk")
     request = dict(REQUEST, prefix="ci-over", count=130, floating_ip=False)
     result = run_playbook("playbooks/vms_create.yml", tmp_path, extravars={"rental_request": request})
     assert result.rc != 0
     message = " ".join(result.failure_messages())
     assert "instances: requested 130" in message and "limit 120" in message, message
-    assert leftovers()["servers"] == before["servers"]
+    assert leftovers("vm100", "ci-bulk")["servers"] == before["servers"]
 
 
 def test_one_operation_deletes_all_without_leaks(created: Result, tmp_path: Path) -> None:
@@ -97,7 +81,7 @@ def test_one_operation_deletes_all_without_leaks(created: Result, tmp_path: Path
     assert result.rc == 0, result.explain()
     freed = result.module_result("freed")["freed"]
     assert len(freed["servers"]) == COUNT and len(freed["floating_ips"]) == COUNT
-    assert leftovers() == {"servers": [], "ports": [], "floating_ips": []}
+    assert leftovers("vm100", "ci-bulk") == {"servers": [], "ports": [], "floating_ips": []}
 
 
 def _listing_status_during(runs: list[Any]) -> list[int]:
@@ -143,4 +127,4 @@ def test_three_runs_at_once_converge(created: Result, tmp_path: Path, state: str
     else:
         assert servers == []
         # The 20-VM set was deleted by the test before: the project holds no port or floating IP at all.
-        assert leftovers() == {"servers": [], "ports": [], "floating_ips": []}
+        assert leftovers("vm100", "ci-bulk") == {"servers": [], "ports": [], "floating_ips": []}

@@ -6,7 +6,6 @@ report covers the 16 items."""
 from __future__ import annotations
 
 import csv
-import json
 import os
 import shutil
 import subprocess
@@ -19,9 +18,9 @@ from selenium.webdriver.common.by import By
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from apicount import count_requests  # noqa: E402
 from browser import chromium  # noqa: E402
+from labcloud import CLOUD_INVENTORY as INVENTORY  # noqa: E402
+from labcloud import ansible_inventory, inventory_data  # noqa: E402
 from runner import REPO, Result, _envvars, run_playbook  # noqa: E402
-
-INVENTORY = REPO / "inventory" / "lab" / "cloud.rentstack.yml"
 
 
 def make_set(tmp: Path, project: str, prefix: str, count: int, flavor: str, state: str = "create") -> None:
@@ -32,12 +31,9 @@ def make_set(tmp: Path, project: str, prefix: str, count: int, flavor: str, stat
 
 
 def inventory_json() -> dict:
-    out = subprocess.run([str(Path(sys.executable).parent / "ansible-inventory"), "-i", str(INVENTORY), "--list",
-                          "--flush-cache"], cwd=REPO, env={**_envvars(), "HOME": str(Path.home())},
-                         capture_output=True, text=True, check=True)
-    # ansible-core 2.19 prints values that came from an inventory plugin (not a trusted template source)
-    # as {"__ansible_unsafe": value}; playbooks see the plain values, and so does this test.
-    return json.loads(out.stdout, object_hook=lambda d: d["__ansible_unsafe"] if set(d) == {"__ansible_unsafe"} else d)
+    out = ansible_inventory("--list", "--flush-cache")
+    out.check_returncode()
+    return inventory_data(out.stdout)
 
 
 @pytest.fixture(scope="module")
