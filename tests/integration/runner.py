@@ -112,6 +112,8 @@ def _envvars() -> dict[str, str]:
         "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
+        # ansible-runner does not pass the caller's environment on: the time profile of bench/deploy.py.
+        **{key: os.environ[key] for key in ("RENTSTACK_PROFILE",) if key in os.environ},
     }
 
 
