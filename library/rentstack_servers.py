@@ -671,6 +671,11 @@ class ServersModule(ServerSetModule):
             self.deleting.difference_update(errored)
             self.delete_ids(errored)  # a delete that failed leaves ERROR: ask again
             remaining = {i for i in remaining if i in current}
+            if not remaining:
+                # Nova shows a server as DELETED (vm_state) before its row is destroyed, and a changes-since
+                # poll reports it DELETED then; it is gone only when a full listing no longer has it (seen
+                # on the lab: the set's servers still listed right after the module said they were deleted).
+                remaining = set(ids) & {s["id"] for s in self.lister.list()}
             self.progress(f"deleted {len(ids) - len(remaining)}/{len(ids)}, {len(remaining)} left")
         known = {f.id for f in fips}  # and any these servers got while they were deleted
         fips += [f for f in self.set_floating_ips({p.id for p in ports}) if f.id not in known]

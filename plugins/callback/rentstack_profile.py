@@ -22,8 +22,10 @@ description:
   - Used by C(bench/deploy.py) to commit deploy profiles as benchmark data.
 options:
   output:
-    description: Path of the JSON file to write at the end of the run. Empty means no file.
-    type: path
+    description:
+      - Path of the JSON file to write at the end of the run. Empty means no file.
+      - A string, not a path, so that an empty value stays empty (a path option expands it to the current directory).
+    type: str
     default: ""
     env:
       - name: RENTSTACK_PROFILE
@@ -117,7 +119,7 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_stats(self, stats: Any) -> None:
         now = time.time()
         self._close_open_task(now)
-        output = self.get_option("output")
+        output = (self.get_option("output") or "").strip()
         if not output:
             return
         tasks = [{k: v for k, v in t.items() if not k.startswith("_")} for t in self._tasks]
