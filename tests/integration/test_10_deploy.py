@@ -37,6 +37,16 @@ def test_second_site_run_changes_nothing(site_again: Result) -> None:
     assert changed == {}, f"second run changed {changed}\n" + site_again.explain(120)
 
 
+def test_second_run_boots_no_guest(site_again: Result) -> None:
+    """verify.yml boots guests only when the cloud changed since the last guest check that passed: right after
+    the first run nothing did (no config, package or service start differs), so the second run must say so.
+    A guest boot here means a service restarted or a file changed between two runs that changed nothing."""
+    assert site_again.rc == 0, site_again.explain(120)
+    text = " ".join(site_again.stdout.split())
+    assert "No guest boot: nothing changed since the last guest verification passed" in text, site_again.explain(200)
+    assert "RENTSTACK-GUEST-READY" not in text
+
+
 def test_no_secret_in_any_output(site_first: Result, site_again: Result) -> None:
     secrets = yaml.safe_load(SECRETS.read_text())["rentstack_secrets"]
     assert len(secrets) >= 15
