@@ -29,7 +29,8 @@ VENV := $(ROOT)/.venv
 VENV_STAMP := $(VENV)/.rentstack-requirements.sha256
 
 # Packages the control machine needs (Debian 12/13).
-APT_PACKAGES := python3-venv podman runc debootstrap openssh-client git make chromium chromium-driver
+# python3-apt: the apt tasks that run on the control machine use Debian's Python (roles/lab, guest_image).
+APT_PACKAGES := python3-venv python3-apt podman runc debootstrap openssh-client git make chromium chromium-driver
 # apt lists older than this (minutes) are refreshed before an install.
 APT_LISTS_MAX_AGE := 1440
 

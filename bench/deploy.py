@@ -1,13 +1,15 @@
 """Deploy time from a destroyed lab, with a cold or a warm apt cache, and the rerun time.
 
-    .venv/bin/python bench/deploy.py --cache warm|cold [--no-rerun]
+    .venv/bin/python bench/deploy.py --cache warm|cold [--no-rerun] [--linear-rerun]
 
 Destroys the lab (playbooks/lab.yml -e lab_state=absent), for `cold` also empties the lab's shared apt
 archive (so every package is downloaded again, as on a fresh machine), then times lab.yml, site.yml
 (which ends with verify.yml: a real guest on every compute host) and a second site.yml. DESTRUCTIVE:
 it replaces the lab's cloud. Writes bench/results/deploy_<cache>.json, and the per-task time profile of
 each site.yml run (plugins/callback/rentstack_profile.py) to bench/results/profiles/site_<cache>.json and
-rerun_<cache>.json; bench/_render.py names their top 20 costs in docs/benchmarks.md.
+rerun_<cache>.json; bench/_render.py names their top 20 costs in docs/benchmarks.md. With --linear-rerun a
+third site.yml runs with RENTSTACK_MITOGEN=0 (Ansible's plain linear strategy, as before mitogen), so
+the row holds both reruns of the same cloud side by side (profile rerun_<cache>_linear.json).
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache", choices=["cold", "warm"], required=True)
     parser.add_argument("--no-rerun", action="store_true", help="skip the second site.yml")
+    parser.add_argument("--linear-rerun", action="store_true",
+                        help="then a third site.yml with RENTSTACK_MITOGEN=0 (plain linear strategy), for the ratio")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="rentstack-bench-deploy-"))
     timed("playbooks/lab.yml", work, extravars={"lab_state": "absent"})
@@ -82,6 +86,15 @@ def main() -> None:
     if not args.no_rerun:
         rerun_s, rerun = timed("playbooks/site.yml", work, profile=f"rerun_{args.cache}")
         row.update({"rerun_seconds": round(rerun_s), "rerun_changed": rerun.per_host("changed")})
+    if args.linear_rerun:
+        os.environ["RENTSTACK_MITOGEN"] = "0"
+        try:
+            linear_s, linear = timed("playbooks/site.yml", work, profile=f"rerun_{args.cache}_linear")
+        finally:
+            os.environ.pop("RENTSTACK_MITOGEN", None)
+        row.update({"rerun_linear_seconds": round(linear_s), "rerun_linear_changed": linear.per_host("changed")})
+        if not args.no_rerun:
+            row["rerun_linear_over_mitogen"] = round(linear_s / rerun_s, 2)
     write_result(f"deploy_{args.cache}", "fresh deploy from a destroyed lab: lab.yml, site.yml (incl. verify.yml "
                  "booting a guest per compute host), then a second site.yml", this_command(), [row])
 

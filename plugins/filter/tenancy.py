@@ -123,6 +123,20 @@ def flavor_size_changed(existing: dict[str, Any], wanted: dict[str, Any]) -> boo
     return False
 
 
+def flavors_pending(menu: list[dict[str, Any]], existing: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The menu entries whose flavor Nova lacks or has with other attributes (size, public, description,
+    extra specs): only these need the flavor module, so a rerun of an unchanged menu makes no call."""
+    have = {f.get("name"): f for f in existing or []}
+    pending = []
+    for item in menu or []:
+        current = have.get(item.get("name"))
+        if (current is None or flavor_size_changed(current, item)
+                or ("description" in item and (current.get("description") or "") != (item["description"] or ""))
+                or spec_strings(current.get("extra_specs")) != spec_strings(item.get("extra_specs"))):
+            pending.append(item)
+    return pending
+
+
 def spec_strings(specs: dict[str, Any] | None) -> dict[str, str]:
     """Extra specs as Nova stores them: every value a string."""
     return {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in (specs or {}).items()}
@@ -133,4 +147,5 @@ class FilterModule:
 
     def filters(self) -> dict[str, Any]:
         return {"tenancy_errors": tenancy_errors, "flavor_errors": flavor_errors,
-                "flavor_size_changed": flavor_size_changed, "spec_strings": spec_strings}
+                "flavor_size_changed": flavor_size_changed, "spec_strings": spec_strings,
+                "flavors_pending": flavors_pending}

@@ -13,6 +13,12 @@ import time
 from typing import Any, Callable
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+# Imported at the top, not inside the functions that use them: module_utils finders (Ansible's and
+# mitogen's) must see every import to ship the file with the module.
+from ansible.module_utils.rentstack_bulk import expand_names, placement_fit, quota_shortfalls, reconcile
+from ansible.module_utils.rentstack_engine import (FALLBACK_MICROVERSION, Limits, RetryPolicy, ServerLister, describe,
+                                                   fault_kind, raw_servers_listing, read_quotas, utc_stamp)
+from ansible.module_utils.rentstack_resources import flavor_disk_gb, placement_providers
 
 try:
     import openstack
@@ -99,7 +105,6 @@ class RentstackModule:
         raise NotImplementedError
 
     def main(self) -> None:
-        from ansible.module_utils.rentstack_engine import describe, fault_kind
 
         try:
             result = self.run()
@@ -166,8 +171,6 @@ class ServerSetModule(RentstackModule):
     positive_options: tuple[str, ...] = ("concurrency", "max_attempts", "api_retries", "full_list_every")
 
     def __init__(self) -> None:
-        from ansible.module_utils.rentstack_bulk import expand_names
-        from ansible.module_utils.rentstack_engine import RetryPolicy, utc_stamp
 
         self.argument_spec = dict(SET_ARGS, **self.argument_spec)
         kwargs = {k: list(v) for k, v in SET_KWARGS.items()}
@@ -242,8 +245,6 @@ class ServerSetModule(RentstackModule):
         if not hasattr(self, "_lister"):
             import re
 
-            from ansible.module_utils.rentstack_engine import FALLBACK_MICROVERSION, ServerLister, raw_servers_listing
-
             query: dict[str, Any] = {}
             if self.params["prefix"]:
                 query["name"] = "^" + re.escape(self.params["prefix"]) + "-"
@@ -258,7 +259,6 @@ class ServerSetModule(RentstackModule):
         servers listed as DELETED). poll=True asks only for what changed since the previous poll; when a server
         in `expect` ({name: id}) is then missing, the set is listed in full before it is taken as gone (a
         changes-since poll misses servers when this machine's clock is ahead of the cloud's)."""
-        from ansible.module_utils.rentstack_bulk import reconcile
 
         if not poll:
             return reconcile(self.lister.list(), self.names)
@@ -271,8 +271,6 @@ class ServerSetModule(RentstackModule):
         """The live server of one name of the set, by a listing of that name (after a lost response)."""
         import re
 
-        from ansible.module_utils.rentstack_bulk import reconcile
-
         keep, _ = reconcile(self.lister.list(name="^" + re.escape(name) + "$"), [name])
         srv = keep.get(name)
         return srv if srv is not None and srv.get("status") != "ERROR" else None
@@ -280,9 +278,6 @@ class ServerSetModule(RentstackModule):
     def check_fit(self, flavor: Any, n: int, ports_per_server: int = 1, floating_ips: bool = False) -> None:
         """The one quota and capacity check: headroom in the project's quota, and free Placement capacity for
         `n` more servers of `flavor`; fail with the numbers, having changed nothing."""
-        from ansible.module_utils.rentstack_bulk import placement_fit, quota_shortfalls
-        from ansible.module_utils.rentstack_engine import read_quotas
-        from ansible.module_utils.rentstack_resources import flavor_disk_gb, placement_providers
 
         if n <= 0:
             return
@@ -319,7 +314,6 @@ class ServerSetModule(RentstackModule):
                                                     f"deleting server {i}"), ids))
 
     def loop_limits(self) -> Any:
-        from ansible.module_utils.rentstack_engine import Limits
 
         p = self.params
         return Limits(concurrency=p["concurrency"], poll_interval=p["poll_interval"], timeout=p["timeout"],

@@ -113,7 +113,7 @@ def _envvars() -> dict[str, str]:
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
         # ansible-runner does not pass the caller's environment on: the time profile of bench/deploy.py.
-        **{key: os.environ[key] for key in ("RENTSTACK_PROFILE",) if key in os.environ},
+        **{key: os.environ[key] for key in ("RENTSTACK_PROFILE", "RENTSTACK_MITOGEN") if key in os.environ},
     }
 
 

@@ -9,7 +9,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "plugins" / "filter"))
-from tenancy import flavor_errors, flavor_size_changed, spec_strings, tenancy_errors  # noqa: E402
+from tenancy import flavor_errors, flavor_size_changed, flavors_pending, spec_strings, tenancy_errors  # noqa: E402
 
 
 def lab(name: str) -> dict:
@@ -85,3 +85,23 @@ def test_flavor_size_changed() -> None:
 
 def test_spec_strings() -> None:
     assert spec_strings({"quota:cpu_quota": 50000, "hw:x": True}) == {"quota:cpu_quota": "50000", "hw:x": "true"}
+
+
+def test_flavors_pending_only_what_differs() -> None:
+    """Nova's record (as compute_flavor_info returns it) against the menu: only differing entries need a call."""
+    nova = [{"name": "m1.nano", "vcpus": 1, "ram": 128, "disk": 0, "ephemeral": 0, "swap": 0, "is_public": True,
+             "description": "Smallest", "extra_specs": {}},
+            {"name": "cap50", "vcpus": 1, "ram": 128, "disk": 0, "ephemeral": 0, "swap": "", "is_public": True,
+             "description": None, "extra_specs": {"quota:cpu_period": "100000", "quota:cpu_quota": "50000"}}]
+    same = [{"name": "m1.nano", "vcpus": 1, "ram": 128, "disk": 0, "description": "Smallest"},
+            {"name": "cap50", "vcpus": 1, "ram": 128, "extra_specs": {"quota:cpu_period": 100000,
+                                                                     "quota:cpu_quota": 50000}}]
+    assert flavors_pending(same, nova) == []
+    new = {"name": "m1.tiny", "vcpus": 1, "ram": 512}
+    bigger = dict(same[0], ram=256)
+    described = dict(same[0], description="Tiny")
+    spec_dropped = dict(same[1], extra_specs={"quota:cpu_period": 100000})
+    spec_changed = dict(same[1], extra_specs={"quota:cpu_period": 100000, "quota:cpu_quota": 30000})
+    for entry in (new, bigger, described, spec_dropped, spec_changed):
+        assert flavors_pending([entry], nova) == [entry], entry
+    assert flavors_pending(same, []) == same
