@@ -442,3 +442,38 @@ def test_ssh_public_key_matches_its_private_key() -> None:
     private = serialization.load_ssh_private_key(key.encode(), password=None)
     assert loaded.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw) == \
         private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+# --- ovs_tables, ovs_port_bridges (ovs.py) ------------------------------------
+
+ovs = _load("ovs")
+
+# One `ovs-vsctl -f json -d json` call: list Bridge -- list Port -- list Open_vSwitch -- get-manager.
+OVS_ANSWER = "\n".join([
+    '{"data":[["br-phy","netdev",["set",[["uuid","u1"],["uuid","u2"]]]],["br-ex","netdev",["uuid","u3"]],'
+    '["br-int","system",["set",[]]]],"headings":["name","datapath_type","ports"]}',
+    '{"data":[[["uuid","u3"],"eth2"],[["uuid","u1"],"br-phy"],[["uuid","u2"],"eth1"]],"headings":["_uuid","name"]}',
+    '{"data":[[["map",[["hostname","ctl1"],["system-id","ctl1"]]],["map",[["userspace-tso-enable","true"]]]]],'
+    '"headings":["external_ids","other_config"]}',
+    "ptcp:6640:127.0.0.1",
+])
+
+
+def test_ovs_tables_decodes_each_table_in_order() -> None:
+    bridges, ports, switch = ovs.ovs_tables(OVS_ANSWER)
+    assert [b["name"] for b in bridges] == ["br-phy", "br-ex", "br-int"]
+    assert bridges[0]["ports"] == ["u1", "u2"] and bridges[1]["ports"] == "u3" and bridges[2]["ports"] == []
+    assert ports[0] == {"_uuid": "u3", "name": "eth2"}
+    assert switch == [{"external_ids": {"hostname": "ctl1", "system-id": "ctl1"},
+                       "other_config": {"userspace-tso-enable": "true"}}]
+
+
+def test_ovs_plain_lines_are_the_non_table_commands() -> None:
+    assert ovs.ovs_plain_lines(OVS_ANSWER) == ["ptcp:6640:127.0.0.1"]
+    assert ovs.ovs_plain_lines(OVS_ANSWER.rsplit("\n", 1)[0]) == []
+
+
+def test_ovs_port_bridges_maps_each_port_to_its_bridge() -> None:
+    bridges, ports, _ = ovs.ovs_tables(OVS_ANSWER)
+    # A bridge of one port (a bare uuid) and a bridge of none both work.
+    assert ovs.ovs_port_bridges(bridges, ports) == {"br-phy": "br-phy", "eth1": "br-phy", "eth2": "br-ex"}
