@@ -264,7 +264,7 @@ from ansible.module_utils.rentstack_bulk import (  # noqa: E402
     plan_present,
     summarize,
 )
-from ansible.module_utils.rentstack_engine import BulkLoop, describe  # noqa: E402
+from ansible.module_utils.rentstack_engine import BulkLoop, describe, http_status  # noqa: E402
 from ansible.module_utils.rentstack_openstack import ServerSetModule  # noqa: E402
 
 
@@ -585,9 +585,22 @@ class ServersModule(ServerSetModule):
             found = [f.floating_ip_address for f in net.ips(port_id=port_id)]
             return found[0] if found else None
 
-        return self.retry.call(lambda: net.create_ip(floating_network_id=res["fip_network"].id, port_id=port_id,
-                                                     description=f"{self.set_tag} server:{name}").floating_ip_address,
-                               f"floating IP for {name}", before_retry=existing)
+        try:
+            return self.retry.call(lambda: net.create_ip(floating_network_id=res["fip_network"].id, port_id=port_id,
+                                                         description=f"{self.set_tag} server:{name}").floating_ip_address,
+                                   f"floating IP for {name}", before_retry=existing)
+        except Exception as exc:
+            # 409 "that fixed IP already has a floating IP": a concurrent run of the same request attached one
+            # between this run's listing and its create (seen on the lab with three runs at once). Neutron made
+            # nothing for the refused create (allocation and association are one transaction), so the
+            # server's floating IP is the other run's: take it, release nothing.
+            if http_status(exc) != 409:
+                raise
+            address = self.retry.call(existing, f"floating IPs of {name}'s port")
+            if address is None:
+                raise
+            self.progress(f"floating IP for {name}: a concurrent run attached {address}; kept it")
+            return address
 
     def attach_new_server(self, name: str, server_id: str, res: dict[str, Any]) -> str | None:
         """The floating IP of a server this run just built (no address yet): its first compute port's."""

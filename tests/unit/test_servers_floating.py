@@ -169,3 +169,30 @@ def test_parent_chain_reads_proc(tmp_path: Any) -> None:
     import os
 
     assert parent_chain()[:1] == [os.getppid()]
+
+
+class Conflict(Exception):
+    """Neutron's 409 as openstacksdk raises it (status_code)."""
+
+    status_code = 409
+
+
+def test_conflict_from_a_concurrent_run_keeps_its_floating_ip() -> None:
+    """Three runs of one request at once (lab, 2026-12-07): run B's create for a port that run A had just given a
+    floating IP was refused with 409 and stopped the whole run. Now B takes A's address and creates nothing more;
+    a 409 with no floating IP on the port (some other conflict) is still an error."""
+    on_port = {"port-a": ["203.0.113.7"], "port-b": []}
+    lines: list[str] = []
+
+    def create_ip(**kw: Any) -> SimpleNamespace:
+        raise Conflict("Cannot associate floating IP ... as that fixed IP already has a floating IP")
+
+    network = SimpleNamespace(create_ip=create_ip,
+                              ips=lambda port_id: [SimpleNamespace(floating_ip_address=a) for a in on_port[port_id]])
+    fake = SimpleNamespace(project_conn=SimpleNamespace(network=network), set_tag="rentstack-set:vm",
+                           progress=lines.append, retry=fast_retry())
+    res = {"fip_network": SimpleNamespace(id="ext")}
+    assert MOD.ServersModule.create_floating_ip(fake, "vm-a", "port-a", res) == "203.0.113.7"
+    assert lines == ["floating IP for vm-a: a concurrent run attached 203.0.113.7; kept it"]
+    with pytest.raises(Conflict):
+        MOD.ServersModule.create_floating_ip(fake, "vm-b", "port-b", res)
