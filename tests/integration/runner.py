@@ -110,6 +110,11 @@ def _envvars() -> dict[str, str]:
         "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
         # ansible-runner starts ansible-playbook by name: use the venv's.
         "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),
+        # ansible-runner sets ANSIBLE_CALLBACK_PLUGINS to its own directory, which hides ansible.cfg's
+        # callback_plugins: without this our callbacks are skipped ("Skipping callback plugin
+        # 'rentstack_profile', unable to load") and RENTSTACK_PROFILE writes nothing. Runner appends its
+        # directory to a value set here.
+        "ANSIBLE_CALLBACK_PLUGINS": str(REPO / "plugins" / "callback"),
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
         # ansible-runner does not pass the caller's environment on: the time profile of bench/deploy.py.
