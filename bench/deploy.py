@@ -42,6 +42,8 @@ def timed(playbook: str, work: Path, profile: str = "", **kwargs: Any) -> tuple[
     """Run a playbook timed; with `profile`, its task profile goes to bench/results/profiles/<profile>.json."""
     say(f"running {playbook} {kwargs or ''}")
     if profile:
+        # An older profile of the same name must not be labelled as this run's if the callback writes none.
+        (PROFILES / f"{profile}.json").unlink(missing_ok=True)
         os.environ["RENTSTACK_PROFILE"] = str(PROFILES / f"{profile}.json")
     started = time.monotonic()
     try:
