@@ -76,7 +76,24 @@ def lab_size() -> dict[str, Any]:
         mem_kb = int(meminfo.readline().split()[1])
     size["machine"] = f"{os.cpu_count()} cores, {round(mem_kb / 1048576)} GiB"
     size["virt_type"] = "qemu (TCG)"
+    size["cpu_affinity"] = lab_cpu_affinity()
     return size
+
+
+def lab_cpu_affinity() -> dict[str, str]:
+    """CPUs each running lab host may use, read from its init process now (lab_cpus, docs/lab.md)."""
+    from runner import lab_settings  # tests/integration, on sys.path (see top)
+
+    out = subprocess.run(["podman", "ps", "--format", "json", "--filter", f"label=rentstack.lab={lab_settings()['lab_prefix']}"],
+                         check=False, capture_output=True, text=True, timeout=60)
+    affinity = {}
+    for container in json.loads(out.stdout or "[]") or []:
+        try:
+            cpus = sorted(os.sched_getaffinity(int(container["Pid"])))
+        except (KeyError, ValueError, OSError):
+            continue
+        affinity[container["Names"][0]] = ",".join(map(str, cpus))
+    return dict(sorted(affinity.items()))
 
 
 def write_result(name: str, benchmark: str, command: str, rows: list[dict[str, Any]], **extra: Any) -> Path:

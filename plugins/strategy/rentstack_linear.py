@@ -32,12 +32,21 @@ _WANTED = os.environ.get("RENTSTACK_MITOGEN", "1").lower() not in ("0", "false",
 StrategyModule = None
 if _WANTED:
     try:
+        import ansible_mitogen.affinity
         import ansible_mitogen.loaders
         import ansible_mitogen.strategy
     except ImportError as exc:  # pragma: no cover - depends on the installation
         display.warning(f"rentstack_linear: mitogen is not installed ({exc}); running the plain linear strategy, "
                         "which is ~3x slower on a rerun. Install requirements.txt or set RENTSTACK_MITOGEN=0.")
     else:
+        # mitogen pins Ansible's processes to CPUs (ansible_mitogen/affinity.py, FixedPolicy). On a machine
+        # with 2 or 3 CPUs it reserves CPU 0 for its multiplexer and pins the top-level process, every
+        # worker and every command they start to CPU 1 alone. Whatever those commands start inherits the
+        # mask: the lab's podman hosts, made by lab.yml, ran the whole cloud on one of the test machine's
+        # two cores (vmstat 49% idle through a fresh deploy; /proc/<pid>/status Cpus_allowed_list 1 on
+        # every lab process, 2026-12-07), and an operator's local commands would too. The no-op Policy
+        # leaves placement to the kernel.
+        ansible_mitogen.affinity.policy = ansible_mitogen.affinity.Policy()
         _BASE = ansible_mitogen.loaders.strategy_loader.get("linear", class_only=True)
 
         class StrategyModule(ansible_mitogen.strategy.StrategyMixin, _BASE):  # type: ignore[no-redef]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -49,3 +50,14 @@ def test_plain_linear_with_a_warning_without_mitogen(monkeypatch: pytest.MonkeyP
     names = mro_names(load(monkeypatch, "1"))
     assert not any("mitogen" in n for n in names)
     assert warnings and "mitogen is not installed" in warnings[0]
+
+
+def test_mitogen_leaves_cpu_placement_to_the_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """mitogen's FixedPolicy pinned every command Ansible started (the lab's hosts too) to CPU 1 of 2."""
+    affinity = pytest.importorskip("ansible_mitogen.affinity", reason="mitogen is in requirements.txt; this venv lacks it")
+    load(monkeypatch, None)
+    assert type(affinity.policy) is affinity.Policy
+    before = os.sched_getaffinity(0)
+    affinity.policy.assign_worker()
+    affinity.policy.assign_subprocess()
+    assert os.sched_getaffinity(0) == before
