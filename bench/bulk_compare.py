@@ -22,7 +22,7 @@ that work on this machine, as a share of the serial loop's time. ``--concurrency
 once per value of builds in flight.
 Needs the deployed lab with tenants.yml and flavors.yml applied (project vm100, its quotas and flavor).
 
-    .venv/bin/python bench/bulk_compare.py [--count 100] [--methods a,b] [--concurrency 5,10,20]
+    .venv/bin/python bench/bulk_compare.py [--count 100] [--methods a,b] [--concurrency 5,10,20] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -211,24 +211,33 @@ def cloud_create_cpu(row: dict[str, Any], cores: int) -> float | None:
 
 
 def summarize(rows: list[dict[str, Any]], cores: int) -> dict[str, Any]:
-    """Ratios against the report's working method (the serial loop), and the CPU floor: the cloud's CPU for the
-    create spread over every core of the machine, the shortest create time any client could reach for that
-    work here. A floor above a third of the loop's time means that target cannot be reached on this machine."""
-    base = next((r for r in rows if r["method"] == "osc_serial_loop"), None)
-    if not base:
-        return {}
+    """Ratios against the report's working method (the serial loop) and against Nova multi-create, each taken from
+    the same round when that round ran it (else the first round that did), and the CPU floor: the cloud's CPU for
+    the create spread over every core of the machine, the shortest create time any client could reach for that work
+    here. A floor above a third of the loop's time means that target cannot be reached on this machine."""
+
+    def reference(method: str, round_: int) -> dict[str, Any] | None:
+        same = [r for r in rows if r["method"] == method and r.get("round", 1) == round_]
+        return (same or [r for r in rows if r["method"] == method] or [None])[0]
+
     ratios = {}
     for r in rows:
-        ratios[r["method"]] = {
-            "create_time_vs_serial_loop": round(r["create_seconds"] / base["create_seconds"], 2),
-            "delete_time_vs_serial_loop": round(r["delete_seconds"] / base["delete_seconds"], 2),
-        }
+        round_ = r.get("round", 1)
+        key = r["method"] if round_ == 1 else f"{r['method']} (round {round_})"
+        entry: dict[str, Any] = {}
+        base = reference("osc_serial_loop", round_)
+        if base:
+            entry["create_time_vs_serial_loop"] = round(r["create_seconds"] / base["create_seconds"], 2)
+            entry["delete_time_vs_serial_loop"] = round(r["delete_seconds"] / base["delete_seconds"], 2)
+        multi = reference("nova_multi_create", round_)
+        if multi:
+            entry["create_time_vs_nova_multi_create"] = round(r["create_seconds"] / multi["create_seconds"], 2)
         cloud = cloud_create_cpu(r, cores)
         if cloud is not None and r["active"]:
-            ratios[r["method"]].update({
-                "cloud_cpu_seconds_per_vm": round(cloud / r["active"], 1),
-                "create_cpu_floor_vs_serial_loop": round(cloud / cores / base["create_seconds"], 2),
-            })
+            entry["cloud_cpu_seconds_per_vm"] = round(cloud / r["active"], 1)
+            if base:
+                entry["create_cpu_floor_vs_serial_loop"] = round(cloud / cores / base["create_seconds"], 2)
+        ratios[key] = entry
     return ratios
 
 
@@ -251,23 +260,29 @@ def main() -> None:
     parser.add_argument("--concurrency", type=concurrency_list, default=[20],
                         help="builds in flight for rentstack_servers (vms_concurrency), e.g. 5,10,20: "
                              "one row per value (default 20, the playbooks' default)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the methods this many times, in turn (round 1: each method, round 2: ...)")
     args = parser.parse_args()
+    if args.rounds < 1:
+        raise SystemExit("--rounds must be at least 1")
     bench = Bench(args.count, args.timeout, args.concurrency)
     bench.check_empty()
     methods = args.methods.split(",")
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise SystemExit(f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
-    rows = []
-    for done, method in enumerate(methods, 1):
-        rows.extend(getattr(bench, method)())
+    rows: list[dict[str, Any]] = []
+    plan = [(round_, method) for round_ in range(1, args.rounds + 1) for method in methods]
+    for done, (round_, method) in enumerate(plan, 1):
+        say(f"round {round_} of {args.rounds}, method {method} ({done} of {len(plan)})")
+        rows.extend({**row, "round": round_} for row in getattr(bench, method)())
         # Written after every method: at 100 one method takes 30-60 min here, a stopped run keeps what it measured.
         write_result(
             "bulk_compare",
             f"create then delete {args.count} servers (flavor {FLAVOR}, no floating IP) in project {PROJECT}, "
-            f"{len(methods)} ways",
+            f"{len(methods)} ways, {args.rounds} round(s)",
             this_command(), rows, ratios=summarize(rows, os.cpu_count() or 1), methods_completed=done,
-            methods_requested=methods)
+            methods_requested=methods, rounds=args.rounds)
 
 
 if __name__ == "__main__":

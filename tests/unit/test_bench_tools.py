@@ -67,9 +67,27 @@ def test_summarize_cpu_floor() -> None:
     old = {"method": "nova_multi_create", "active": 100, "create_seconds": 400.0, "delete_seconds": 100.0}
     ratios = bulk_compare.summarize([loop, ours, old], cores=2)
     assert ratios["osc_serial_loop"] == {"create_time_vs_serial_loop": 1.0, "delete_time_vs_serial_loop": 1.0,
+                                         "create_time_vs_nova_multi_create": 1.25,
                                          "cloud_cpu_seconds_per_vm": 8.0, "create_cpu_floor_vs_serial_loop": 0.8}
     assert ratios["rentstack_servers"] == {"create_time_vs_serial_loop": 0.5, "delete_time_vs_serial_loop": 0.25,
+                                           "create_time_vs_nova_multi_create": 0.62,
                                            "cloud_cpu_seconds_per_vm": 4.0, "create_cpu_floor_vs_serial_loop": 0.2}
     # A row measured before the CPU fields existed gets its time ratios only.
-    assert ratios["nova_multi_create"] == {"create_time_vs_serial_loop": 0.8, "delete_time_vs_serial_loop": 0.5}
-    assert bulk_compare.summarize([ours], cores=2) == {}
+    assert ratios["nova_multi_create"] == {"create_time_vs_serial_loop": 0.8, "delete_time_vs_serial_loop": 0.5,
+                                           "create_time_vs_nova_multi_create": 1.0}
+    # Without the serial loop in the run: no ratio against it, no floor.
+    assert bulk_compare.summarize([ours], cores=2) == {"rentstack_servers": {"cloud_cpu_seconds_per_vm": 4.0}}
+
+
+def test_summarize_rounds_compare_within_their_round() -> None:
+    """Round 2's rows are compared with round 2's reference rows; a method run only in round 1 serves every round."""
+    loop = {"method": "osc_serial_loop", "active": 100, "create_seconds": 500.0, "delete_seconds": 200.0, "round": 1}
+    rows = [loop,
+            {"method": "nova_multi_create", "active": 100, "create_seconds": 400.0, "delete_seconds": 100.0, "round": 1},
+            {"method": "rentstack_servers", "active": 100, "create_seconds": 420.0, "delete_seconds": 50.0, "round": 1},
+            {"method": "nova_multi_create", "active": 100, "create_seconds": 300.0, "delete_seconds": 100.0, "round": 2},
+            {"method": "rentstack_servers", "active": 100, "create_seconds": 330.0, "delete_seconds": 60.0, "round": 2}]
+    ratios = bulk_compare.summarize(rows, cores=2)
+    assert ratios["rentstack_servers"]["create_time_vs_nova_multi_create"] == 1.05
+    assert ratios["rentstack_servers (round 2)"]["create_time_vs_nova_multi_create"] == 1.1
+    assert ratios["rentstack_servers (round 2)"]["create_time_vs_serial_loop"] == 0.66
