@@ -21,6 +21,8 @@ from runner import Result, run_module, run_playbook  # noqa: E402
 
 GUESTS = {"lim-cap50": ("cap50.nano", "cmp1"), "lim-cap30": ("cap30.nano", "cmp2"), "lim-free": ("m1.nano", "cmp2")}
 MEASURE_SECONDS = 20
+# Measurements test_caps_are_configured_and_measured may take before one shows every guest's share.
+MEASUREMENTS = 3
 
 
 def servers() -> dict[str, object]:
@@ -67,13 +69,26 @@ def limits_report(tmp_path: Path, **extravars: object) -> dict[str, dict]:
 
 
 def test_caps_are_configured_and_measured(burners: dict, tmp_path: Path) -> None:
-    report = limits_report(tmp_path, verify_limits_measure_seconds=MEASURE_SECONDS)
-    for name in GUESTS:
-        assert report[name]["result"] == "ok", report[name]
-    assert report["lim-cap50"]["tuning"]["cpu"]["vcpu_quota"] == 50000
-    assert 40 <= report["lim-cap50"]["cpu_percent"] <= 60, report["lim-cap50"]
-    assert 20 <= report["lim-cap30"]["cpu_percent"] <= 40, report["lim-cap30"]
-    assert report["lim-free"]["cpu_percent"] >= 70, report["lim-free"]
+    """A cap is an upper bound: no measurement may exceed it. What a guest gets below its cap depends on what else
+    the 2 cores run (the cloud's own services, since 2026-12-07 on both cores): CI once measured the uncapped
+    guest at 42.8 % while the same test on the lab an hour later passed. So every measurement must respect the
+    caps, and one of up to MEASUREMENTS must also show the guests getting their share (cap50 40-60 %, cap30
+    20-40 %, the uncapped one at 70 % or more, which no cap at or below 60 % allows)."""
+    seen = []
+    for attempt in range(1, MEASUREMENTS + 1):
+        workdir = tmp_path / f"measurement-{attempt}"
+        workdir.mkdir()
+        report = limits_report(workdir, verify_limits_measure_seconds=MEASURE_SECONDS)
+        for name in GUESTS:
+            assert report[name]["result"] == "ok", report[name]
+        assert report["lim-cap50"]["tuning"]["cpu"]["vcpu_quota"] == 50000
+        percent = {name: report[name]["cpu_percent"] for name in GUESTS}
+        seen.append(percent)
+        assert percent["lim-cap50"] <= 60 and percent["lim-cap30"] <= 40, f"a cap was exceeded: {seen}"
+        if 40 <= percent["lim-cap50"] and 20 <= percent["lim-cap30"] and percent["lim-free"] >= 70:
+            return
+    pytest.fail(f"no measurement of {MEASUREMENTS} showed cap50 40-60 %, cap30 20-40 % and the uncapped guest "
+                f"at 70 % or more (CPU percent per measurement: {seen})")
 
 
 def test_a_limit_changed_behind_novas_back_is_reported(burners: dict, tmp_path: Path) -> None:
