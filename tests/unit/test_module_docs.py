@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-MODULES = sorted((REPO / "library").glob("rentstack_*.py"))
+MODULES = sorted((REPO / "plugins" / "modules").glob("rentstack_*.py"))
 
 
 def _load(name: str, path: Path) -> Any:
