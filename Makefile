@@ -12,6 +12,8 @@
 #                     (test_35, RENTSTACK_DEPLOY=1 RENTSTACK_FAULTS=1: stops and restarts the
 #                     lab cloud's services, ~1 h; docs/testing.md, "Fault injection")
 #   make test         deps + lint + unit + integration in ONE pytest run
+#   make sanity       build the collection rentstack.cloud, install it into a temp dir and run
+#                     ansible-test sanity on it (no lab needed; docs/collection.md)
 #   make bench        the benchmarks, then docs/benchmarks.md (bench/README.md;
 #                     destroys and redeploys the lab: bench/deploy.py)
 #
@@ -53,7 +55,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 ANSIBLE_PLAYBOOK := $(VENV)/bin/ansible-playbook
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: help deps apt venv lab lab-destroy demo lint unit integration faults test bench
+.PHONY: help deps apt venv lab lab-destroy demo lint unit integration faults test sanity bench
 
 help:
 	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
@@ -126,6 +128,28 @@ faults: venv
 # One pytest run so the output ends in one summary line ("N passed ...").
 test: deps
 	cd $(ROOT) && $(PYTEST) tests/lint tests/unit tests/integration $(PYTEST_ARGS)
+
+# The collection rentstack.cloud (galaxy.yml, docs/collection.md): build it from the tree, install it into a
+# temporary collections directory (--no-deps: Galaxy may be unreachable; the `ansible` package in .venv has the
+# dependencies) and run ansible-test sanity there, each test in its own venv (--venv). ansible-test bootstraps
+# pip in those venvs with a script from ci-files.testing.ansible.com; where that host is unreachable the
+# offline stand-in tools/ansible_test_get_pip.py is put in ansible-test's cache first.
+# Needs .venv (make deps) but not the lab.
+SANITY_ARGS ?= --venv --python 3.11
+ANSIBLE_TEST_PIP := 24.2
+ANSIBLE_TEST_GET_PIP := $(HOME)/.ansible/test/cache/get_pip_$(subst .,_,$(ANSIBLE_TEST_PIP)).py
+
+sanity:
+	@test -x "$(VENV)/bin/ansible-test" || { echo "sanity: $(VENV) lacks ansible-test: run make deps"; exit 1; }
+	@if [ ! -e "$(ANSIBLE_TEST_GET_PIP)" ] && ! "$(VENV)/bin/python" -c 'import urllib.request as u; \
+	    u.urlopen("https://ci-files.testing.ansible.com/ansible-test/get-pip-$(ANSIBLE_TEST_PIP).py", timeout=10)' 2>/dev/null; then \
+	  echo "sanity: ci-files.testing.ansible.com unreachable: $(ANSIBLE_TEST_GET_PIP) <- tools/ansible_test_get_pip.py"; \
+	  mkdir -p "$(dir $(ANSIBLE_TEST_GET_PIP))"; cp "$(ROOT)/tools/ansible_test_get_pip.py" "$(ANSIBLE_TEST_GET_PIP)"; \
+	fi
+	@tmp="$$(mktemp -d /tmp/rentstack-sanity.XXXXXX)"; trap 'rm -rf "$$tmp"' EXIT; \
+	cd $(ROOT) && $(VENV)/bin/ansible-galaxy collection build --output-path "$$tmp/build" && \
+	$(VENV)/bin/ansible-galaxy collection install --no-deps -p "$$tmp/collections" "$$tmp"/build/rentstack-cloud-*.tar.gz && \
+	cd "$$tmp/collections/ansible_collections/rentstack/cloud" && $(VENV)/bin/ansible-test sanity $(SANITY_ARGS)
 
 bench: venv
 	cd $(ROOT) && $(VENV)/bin/python bench/deploy.py --cache warm

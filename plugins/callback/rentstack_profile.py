@@ -3,13 +3,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import time
-from typing import Any
-
-from ansible.plugins.callback import CallbackBase
-
 DOCUMENTATION = r"""
 name: rentstack_profile
 type: aggregate
@@ -34,6 +27,12 @@ options:
         key: output
 """
 
+import json  # noqa: E402 - below the documentation, as ansible-test wants
+import os  # noqa: E402
+import time  # noqa: E402
+from typing import Any  # noqa: E402
+
+from ansible.plugins.callback import CallbackBase  # noqa: E402
 
 
 class CallbackModule(CallbackBase):

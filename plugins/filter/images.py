@@ -170,7 +170,7 @@ def image_errors(images: Any, build_dir: str = "", missing_files: list[str] | No
             errors.append(f"image {name}: listed twice; keep one entry per name")
         seen.add(name)
         entries.append((f"image {name}", entry))
-    present = {e["name"]: e for _, e in entries if e.get("state", "present") == "present"}
+    present = {e["name"]: e for _index, e in entries if e.get("state", "present") == "present"}
     missing = set(missing_files or [])
     for label, entry in entries:
         errors += _entry_errors(label, entry, present)

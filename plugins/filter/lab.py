@@ -6,15 +6,14 @@ Pure functions (no I/O) so the planning is unit tested without podman.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from typing import Any
-
-import netaddr
 
 
 def lab_address(cidr: str, index: int) -> str:
     """The index-th address of cidr (1 is the gateway)."""
-    net = netaddr.IPNetwork(cidr)
-    if not 1 < int(index) < net.size - 1:
+    net = ipaddress.ip_network(cidr, strict=False)
+    if not 1 < int(index) < net.num_addresses - 1:
         raise ValueError(f"index {index} is outside the usable addresses of {cidr}")
     return str(net[int(index)])
 

@@ -6,10 +6,9 @@ variable, the value seen and how to fix it. Pure logic: unit tested on data.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
-
-import netaddr
 
 _HOSTNAME = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 SITE_CIDRS = ("rentstack_mgmt_cidr", "rentstack_tunnel_cidr", "rentstack_provider_cidr")
@@ -17,22 +16,22 @@ SITE_ADDRESSES = ("rentstack_provider_gateway", "rentstack_provider_pool_start",
 HOST_VARS = ("rentstack_mgmt_ip", "rentstack_tunnel_ip")
 
 
-def _network(value: Any) -> netaddr.IPNetwork | None:
+def _network(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """value as a network, None unless it is one written as address/prefix with no host bits set."""
     if not isinstance(value, str) or "/" not in value:
         return None
     try:
-        net = netaddr.IPNetwork(value)
-    except (netaddr.AddrFormatError, ValueError, TypeError):
+        return ipaddress.ip_network(value, strict=True)
+    except (ValueError, TypeError):
         return None
-    return net if net.network == net.ip else None
 
 
-def _address(value: Any) -> netaddr.IPAddress | None:
+def _address(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     if not isinstance(value, str):
         return None
     try:
-        return netaddr.IPAddress(value)
-    except (netaddr.AddrFormatError, ValueError, TypeError):
+        return ipaddress.ip_address(value)
+    except (ValueError, TypeError):
         return None
 
 
@@ -53,7 +52,7 @@ def inventory_errors(site: dict[str, Any], hosts: dict[str, dict[str, Any]], gro
     if not groups.get("compute"):
         errors.append("group 'compute' is missing or empty: list at least one KVM host under 'compute' in the inventory")
 
-    nets: dict[str, netaddr.IPNetwork] = {}
+    nets: dict[str, ipaddress.IPv4Network | ipaddress.IPv6Network] = {}
     for name in SITE_CIDRS:
         value = site.get(name)
         net = _network(value)

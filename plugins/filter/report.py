@@ -74,8 +74,10 @@ def text_table(rows: list[dict[str, Any]], columns: list[str], headers: list[str
     headers = headers or columns
     cells = [[str(_fmt(r.get(c))) for c in columns] for r in rows]
     widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
-    line = lambda vals: "  ".join(v.rjust(w) if v.replace(".", "").lstrip("-").isdigit() else v.ljust(w)  # noqa: E731
-                                  for v, w in zip(vals, widths))
+
+    def line(vals: list[str]) -> str:
+        return "  ".join(v.rjust(w) if v.replace(".", "").lstrip("-").isdigit() else v.ljust(w) for v, w in zip(vals, widths))
+
     return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in cells])
 
 

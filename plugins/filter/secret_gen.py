@@ -20,7 +20,7 @@ def fill_secrets(current: dict[str, str], names: list[str], length: int = 32) ->
     result = dict(current or {})
     for name in names:
         if not result.get(name):
-            result[name] = "".join(secrets.choice(_ALPHABET) for _ in range(int(length)))
+            result[name] = "".join(secrets.choice(_ALPHABET) for _position in range(int(length)))
     return result
 
 

@@ -107,8 +107,6 @@ def flavor_errors(flavors: list[dict[str, Any]], projects: list[str] | None = No
     return errors
 
 
-
-
 def flavor_size_changed(existing: dict[str, Any], wanted: dict[str, Any]) -> bool:
     """True when a flavor's immutable fields differ from the menu entry."""
     pairs = (("vcpus", "vcpus", None), ("ram", "ram", None), ("disk", "disk", 0), ("ephemeral", "ephemeral", 0),

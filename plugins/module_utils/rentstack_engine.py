@@ -13,8 +13,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
-from ansible.module_utils.rentstack_bulk import GONE, launch_slots
-from ansible.module_utils.rentstack_resources import raw_servers_listing  # noqa: F401 - the engine's listing
+try:  # from the checkout: ansible.cfg's module_utils = plugins/module_utils (docs/collection.md)
+    from ansible.module_utils.rentstack_bulk import GONE, launch_slots
+except ImportError:  # from the installed collection rentstack.cloud
+    from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_bulk import GONE, launch_slots
 
 # Exception class names (anywhere in an exception's MRO) of faults worth retrying: keystoneauth's connection
 # and timeout errors, requests'/urllib3's, and the builtin ones. Matched by name so this file imports neither.

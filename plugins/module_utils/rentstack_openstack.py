@@ -15,10 +15,16 @@ from typing import Any, Callable
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 # Imported at the top, not inside the functions that use them: module_utils finders (Ansible's and
 # mitogen's) must see every import to ship the file with the module.
-from ansible.module_utils.rentstack_bulk import expand_names, placement_fit, quota_shortfalls, reconcile
-from ansible.module_utils.rentstack_engine import (FALLBACK_MICROVERSION, Limits, RetryPolicy, ServerLister, describe,
-                                                   fault_kind, raw_servers_listing, read_quotas, utc_stamp)
-from ansible.module_utils.rentstack_resources import flavor_disk_gb, placement_providers
+try:  # from the checkout: ansible.cfg's module_utils = plugins/module_utils (docs/collection.md)
+    from ansible.module_utils.rentstack_bulk import expand_names, placement_fit, quota_shortfalls, reconcile
+    from ansible.module_utils.rentstack_engine import (FALLBACK_MICROVERSION, Limits, RetryPolicy, ServerLister, describe, fault_kind,
+                                                       read_quotas, utc_stamp)
+    from ansible.module_utils.rentstack_resources import flavor_disk_gb, placement_providers, raw_servers_listing
+except ImportError:  # from the installed collection rentstack.cloud
+    from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_bulk import expand_names, placement_fit, quota_shortfalls, reconcile
+    from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_engine import (FALLBACK_MICROVERSION, Limits, RetryPolicy, ServerLister,
+                                                                                           describe, fault_kind, read_quotas, utc_stamp)
+    from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_resources import flavor_disk_gb, placement_providers, raw_servers_listing
 
 try:
     import openstack
@@ -27,6 +33,8 @@ try:
     HAS_SDK = True
     SDK_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - depends on the host
+    # The names stay importable (modules import os_exc from here); RentstackModule fails with missing_required_lib.
+    openstack = os_exc = None
     HAS_SDK = False
     SDK_IMPORT_ERROR = exc
 
@@ -125,7 +133,7 @@ def parent_chain(pid: int | None = None, depth: int = 3, proc: str = "/proc") ->
     ansible-playbook may not), the shells are re-parented and this chain changes."""
     chain: list[int] = []
     pid = os.getpid() if pid is None else pid
-    for _ in range(depth):
+    for _level in range(depth):
         try:
             with open(f"{proc}/{pid}/stat", encoding="ascii") as fh:
                 stat = fh.read()
@@ -271,7 +279,7 @@ class ServerSetModule(RentstackModule):
         """The live server of one name of the set, by a listing of that name (after a lost response)."""
         import re
 
-        keep, _ = reconcile(self.lister.list(name="^" + re.escape(name) + "$"), [name])
+        keep, _extra = reconcile(self.lister.list(name="^" + re.escape(name) + "$"), [name])
         srv = keep.get(name)
         return srv if srv is not None and srv.get("status") != "ERROR" else None
 

@@ -9,11 +9,6 @@ RENTSTACK_MITOGEN=0 it is plain `linear`, with a warning in the first case.
 
 from __future__ import annotations
 
-import os
-
-from ansible.plugins.loader import strategy_loader
-from ansible.utils.display import Display
-
 DOCUMENTATION = r"""
 name: rentstack_linear
 short_description: Ansible's linear strategy, run through mitogen when it is installed
@@ -22,22 +17,27 @@ description:
   - When the C(mitogen) Python package is importable and C(RENTSTACK_MITOGEN) is not C(0), connections
     and module execution go through mitogen (one persistent interpreter per host and become user).
   - Otherwise plain C(linear); a warning says so when mitogen is missing.
-author: rentstack
+author: rentstack (!UNKNOWN)
 """
+
+import os  # noqa: E402 - below the documentation, as ansible-test wants
+
+from ansible.plugins.loader import strategy_loader  # noqa: E402
+from ansible.utils.display import Display  # noqa: E402
 
 display = Display()
 _LINEAR = strategy_loader.get("linear", class_only=True)
 _WANTED = os.environ.get("RENTSTACK_MITOGEN", "1").lower() not in ("0", "false", "no", "off")
 
 StrategyModule = None
+_MITOGEN_MISSING: ImportError | None = None
 if _WANTED:
     try:
         import ansible_mitogen.affinity
         import ansible_mitogen.loaders
         import ansible_mitogen.strategy
     except ImportError as exc:  # pragma: no cover - depends on the installation
-        display.warning(f"rentstack_linear: mitogen is not installed ({exc}); running the plain linear strategy, "
-                        "which is ~3x slower on a rerun. Install requirements.txt or set RENTSTACK_MITOGEN=0.")
+        _MITOGEN_MISSING = exc
     else:
         # mitogen pins Ansible's processes to CPUs (ansible_mitogen/affinity.py, FixedPolicy). On a machine
         # with 2 or 3 CPUs it reserves CPU 0 for its multiplexer and pins the top-level process, every
@@ -55,3 +55,10 @@ if _WANTED:
 if StrategyModule is None:
     class StrategyModule(_LINEAR):  # type: ignore[no-redef]
         """Plain linear."""
+
+        def __init__(self, *args, **kwargs) -> None:
+            # Said when a run uses the strategy, not when the plugin is merely loaded (ansible-doc, ansible-lint).
+            if _MITOGEN_MISSING is not None:
+                display.warning(f"rentstack_linear: mitogen is not installed ({_MITOGEN_MISSING}); running the plain linear "
+                                "strategy, which is ~3x slower on a rerun. Install requirements.txt or set RENTSTACK_MITOGEN=0.")
+            super().__init__(*args, **kwargs)

@@ -1,4 +1,4 @@
-"""Import a custom module from library/ in a unit test, with ansible.module_utils.rentstack_* resolvable."""
+"""Import a custom module from plugins/modules/ in a unit test, with ansible.module_utils.rentstack_* resolvable."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ sys.path.insert(0, str(ROOT / "plugins" / "module_utils"))
 
 
 def load_library(name: str) -> Any:
-    """library/<name>.py as a Python module."""
+    """plugins/modules/<name>.py as a Python module."""
     import ansible.module_utils
 
     if str(ROOT / "plugins" / "module_utils") not in ansible.module_utils.__path__:
         ansible.module_utils.__path__.append(str(ROOT / "plugins" / "module_utils"))
-    spec = importlib.util.spec_from_file_location(name, ROOT / "library" / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, ROOT / "plugins" / "modules" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod

@@ -1,4 +1,4 @@
-"""Unit tests of the bulk action's retry rule and loop (library/rentstack_server_action.py): a server that ends a
+"""Unit tests of the bulk action's retry rule and loop (plugins/modules/rentstack_server_action.py): a server that ends a
 hard reboot in ERROR is hard-rebooted again up to max_attempts (9 of 100 did on the loaded lab, 2026-12-02);
 other actions are not repeated and report Nova's fault."""
 

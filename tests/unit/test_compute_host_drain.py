@@ -1,4 +1,4 @@
-"""Unit tests of the migration-following logic of library/rentstack_compute_host.py (state=drained).
+"""Unit tests of the migration-following logic of plugins/modules/rentstack_compute_host.py (state=drained).
 
 The cloud is a scripted fake: each server listing returns the next recorded state of the instances, as
 Nova reports them while a live migration rolls back, a cold migration runs and its resize is confirmed.

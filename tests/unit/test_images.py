@@ -302,7 +302,7 @@ def images_module() -> Any:
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
         spec.loader.exec_module(module)
-    spec = importlib.util.spec_from_file_location("rentstack_lib_rentstack_images", ROOT / "library" / "rentstack_images.py")
+    spec = importlib.util.spec_from_file_location("rentstack_lib_rentstack_images", ROOT / "plugins" / "modules" / "rentstack_images.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -1,4 +1,4 @@
-"""Unit tests of library/rentstack_keystone_service.py (and its planning in
+"""Unit tests of plugins/modules/rentstack_keystone_service.py (and its planning in
 plugins/module_utils/rentstack_keystone.py) against an in-memory Keystone.
 
 The fake serves the calls the module makes on openstacksdk's identity proxy, refuses

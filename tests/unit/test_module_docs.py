@@ -1,5 +1,7 @@
 """Every custom module documents exactly the options it accepts, with valid YAML in
-DOCUMENTATION / EXAMPLES / RETURN (what `ansible-doc` shows operators)."""
+DOCUMENTATION / EXAMPLES / RETURN (what `ansible-doc` shows operators). Options shared by several modules
+live in documentation fragments (plugins/doc_fragments, `rentstack.cloud.<name>`), merged here as Ansible
+merges them: the module's own entry of an option wins."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-MODULES = sorted((REPO / "library").glob("rentstack_*.py"))
+MODULES = sorted((REPO / "plugins" / "modules").glob("rentstack_*.py"))
+FRAGMENTS = REPO / "plugins" / "doc_fragments"
 
 
 def _load(name: str, path: Path) -> Any:
@@ -43,6 +46,22 @@ def doc_blocks(path: Path) -> dict[str, Any]:
     return blocks
 
 
+def fragment_doc(name: str) -> dict[str, Any]:
+    """DOCUMENTATION of the fragment rentstack.cloud.<name> (plugins/doc_fragments/<name>.py)."""
+    namespace, collection, short = name.split(".")
+    assert (namespace, collection) == ("rentstack", "cloud"), f"{name} is not a fragment of this collection"
+    return yaml.safe_load(_load(f"rentstack_doc_fragment_{short}", FRAGMENTS / f"{short}.py").ModuleDocFragment.DOCUMENTATION)
+
+
+def documented_options(doc: dict[str, Any]) -> dict[str, Any]:
+    """The module's options with those of its fragments (the module's own entry of an option wins)."""
+    options: dict[str, Any] = {}
+    for name in doc.get("extends_documentation_fragment", []):
+        options.update(fragment_doc(name)["options"])
+    options.update(doc.get("options") or {})
+    return options
+
+
 def accepted_options(module: Any, utils: Any) -> set[str]:
     """Option names the module's AnsibleModule is built with (common + set + its own)."""
     classes = [c for c in vars(module).values()
@@ -64,11 +83,23 @@ def test_documentation_is_complete(path: Path, module_utils: Any) -> None:
     assert doc["module"] == path.stem
     assert doc.get("short_description") and doc.get("description")
     assert isinstance(blocks["EXAMPLES"], list) and blocks["EXAMPLES"], "EXAMPLES must hold at least one task"
-    for name, option in doc["options"].items():
+    options = documented_options(doc)
+    for name, option in options.items():
         assert option.get("description"), f"{path.name}: option {name} has no description"
         assert option.get("type"), f"{path.name}: option {name} has no type"
     accepted = accepted_options(_load(f"rentstack_lib_{path.stem}", path), module_utils)
     if accepted:  # modules built on RentstackModule: the docs list exactly what the spec accepts
-        assert set(doc["options"]) == accepted, (
-            f"{path.name}: documented but not accepted {set(doc['options']) - accepted}, "
-            f"accepted but not documented {accepted - set(doc['options'])}")
+        assert set(options) == accepted, (
+            f"{path.name}: documented but not accepted {set(options) - accepted}, "
+            f"accepted but not documented {accepted - set(options)}")
+
+
+def test_fragments_document_the_shared_code(module_utils: Any) -> None:
+    """rentstack.cloud.engine is SET_ARGS and rentstack.cloud.cloud is COMMON_ARGS but timeout (each module documents
+    its own timeout), with the code's types and defaults."""
+    for fragment, spec in (("rentstack.cloud.engine", module_utils.SET_ARGS),
+                           ("rentstack.cloud.cloud", {k: v for k, v in module_utils.COMMON_ARGS.items() if k != "timeout"})):
+        options = fragment_doc(fragment)["options"]
+        assert set(options) == set(spec), fragment
+        for name, arg in spec.items():
+            assert (options[name]["type"], options[name].get("default")) == (arg["type"], arg.get("default")), f"{fragment}: {name}"

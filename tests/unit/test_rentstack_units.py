@@ -1,4 +1,4 @@
-"""Unit tests of library/rentstack_units.py and its planning in plugins/module_utils/rentstack_units.py.
+"""Unit tests of plugins/modules/rentstack_units.py and its planning in plugins/module_utils/rentstack_units.py.
 
 The planning runs on `systemctl show` output as systemd 257 (Debian trixie) prints it; the module
 runs against a fake systemctl that keeps unit states and records every call, to show a list of units

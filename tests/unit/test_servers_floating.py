@@ -1,4 +1,4 @@
-"""Unit test of library/rentstack_servers.py's floating IP step: one address per ACTIVE server that has none,
+"""Unit test of plugins/modules/rentstack_servers.py's floating IP step: one address per ACTIVE server that has none,
 and progress lines while they are attached (100 took ~8 min on the lab, see docs/benchmarks.md)."""
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ def cpus(text):
     """The set of CPUs a list like "0,2-3" names."""
     found = set()
     for part in text.strip().split(","):
-        first, _, last = part.partition("-")
+        first, _dash, last = part.partition("-")
         found.update(range(int(first), int(last or first) + 1))
     return found
 

@@ -30,7 +30,7 @@ options:
     type: str
     default: qemu:///system
 requirements: [libvirt-python (python3-libvirt, installed with nova-compute)]
-author: rentstack
+author: rentstack (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -56,7 +56,10 @@ import time  # noqa: E402
 import xml.etree.ElementTree as ET  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
-from ansible.module_utils.rentstack_limits import compare, cpu_percent, expected_tuning  # noqa: E402
+try:  # from the checkout: ansible.cfg's module_utils = plugins/module_utils (docs/collection.md)
+    from ansible.module_utils.rentstack_limits import compare, cpu_percent, expected_tuning
+except ImportError:  # from the installed collection rentstack.cloud
+    from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_limits import compare, cpu_percent, expected_tuning
 
 try:
     import libvirt

@@ -8,13 +8,13 @@ DOCUMENTATION = r"""
 module: rentstack_server_action
 short_description: Apply an instance action to a set of servers in bulk
 description:
-  - Selects a set of servers like M(rentstack_servers) (a prefix and count,
+  - Selects a set of servers like M(rentstack.cloud.rentstack_servers) (a prefix and count,
     or names) and applies one action to all of them, at most I(concurrency)
     at a time, waiting until each reaches the action's target state.
   - Servers already in the target state are left alone (C(changed=false)),
     so a re-run is idempotent. Servers in a state the action cannot start
     from are reported and fail the task unless I(skip_refused=true).
-  - It runs on the same engine as M(rentstack_servers) (rentstack_engine), with
+  - It runs on the same engine as M(rentstack.cloud.rentstack_servers) (rentstack_engine), with
     one poll per I(poll_interval) asking only for the servers changed since
     the previous poll (C(changes-since)), transient API faults retried up to
     I(api_retries) times with backoff and jitter (an action whose answer was
@@ -32,31 +32,6 @@ description:
     cancelled, a C(kill) of ansible-playbook), the module sends the action
     to no more servers and stops; a rerun finishes it (idempotent).
 options:
-  cloud:
-    description: clouds.yaml entry to use.
-    type: str
-    default: rentstack
-  timeout:
-    description: Seconds the whole operation may take.
-    type: int
-    default: 1800
-  project:
-    description: Project that owns the set (default the cloud entry's).
-    type: str
-  prefix:
-    description: Name prefix of the set (servers C(<prefix>-NNN)). Use with I(count).
-    type: str
-  count:
-    description: Number of servers named from I(prefix).
-    type: int
-  names:
-    description: Explicit server names.
-    type: list
-    elements: str
-  name_width:
-    description: Minimum digits of the number in generated names.
-    type: int
-    default: 3
   action:
     description: The action.
     type: str
@@ -78,52 +53,14 @@ options:
     description: Lines of console log to return (0 for all).
     type: int
     default: 50
-  concurrency:
-    description: Most servers acted on at once.
-    type: int
-    default: 20
-  poll_interval:
-    description: Seconds between server listings.
-    type: float
-    default: 3
-  max_attempts:
-    description:
-      - How many times a server that ends C(reboot_hard) in ERROR is hard-rebooted in all (Nova accepts a hard
-        reboot from ERROR).
-      - Other actions are not repeated; a server that ends them in ERROR is reported with Nova's fault message.
-    type: int
-    default: 3
-  stuck_timeout:
-    description: Seconds one server may stay in the action's task state before it is reported failed.
-    type: int
-    default: 900
-  api_retries:
-    description: Tries of one API request that met a transient fault (5xx, reset, timeout, expired token).
-    type: int
-    default: 5
-  retry_delay:
-    description: Base of the backoff between tries, in seconds (doubled each try, with random jitter).
-    type: float
-    default: 1.0
-  retry_max_delay:
-    description: Longest wait between two tries, in seconds.
-    type: float
-    default: 30.0
-  full_list_every:
-    description:
-      - Every this many polls, list the whole set; the polls between ask only
-        for the servers changed since the previous poll (C(changes-since)).
-    type: int
-    default: 20
   skip_refused:
     description: Do not fail when some servers are in a state the action cannot start from.
     type: bool
     default: false
-  progress_file:
-    description: File to append progress lines to (set by the action plugin).
-    type: path
-requirements: [openstacksdk >= 4.16]
-author: rentstack
+author: rentstack (!UNKNOWN)
+extends_documentation_fragment:
+  - rentstack.cloud.cloud
+  - rentstack.cloud.engine
 """
 
 EXAMPLES = r"""
@@ -172,16 +109,15 @@ progress:
 import time  # noqa: E402
 from typing import Any  # noqa: E402
 
-from ansible.module_utils.rentstack_bulk import (  # noqa: E402
-    ACTIONS,
-    GONE,
-    action_outcome,
-    action_settled,
-    fault_message,
-    plan_action,
-)
-from ansible.module_utils.rentstack_engine import BulkLoop, describe  # noqa: E402
-from ansible.module_utils.rentstack_openstack import ServerSetModule, os_exc  # noqa: E402
+try:  # from the checkout: ansible.cfg's module_utils = plugins/module_utils (docs/collection.md)
+    from ansible.module_utils.rentstack_bulk import ACTIONS, GONE, action_outcome, action_settled, fault_message, plan_action
+    from ansible.module_utils.rentstack_engine import BulkLoop, describe
+    from ansible.module_utils.rentstack_openstack import ServerSetModule, os_exc
+except ImportError:  # from the installed collection rentstack.cloud
+    from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_bulk import (ACTIONS, GONE, action_outcome, action_settled,
+                                                                                         fault_message, plan_action)
+    from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_engine import BulkLoop, describe
+    from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_openstack import ServerSetModule, os_exc
 
 READ_ONLY = ("console_url", "console_log")
 

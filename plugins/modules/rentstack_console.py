@@ -11,10 +11,6 @@ description:
   - Returns the serial console output of a server, or a URL of its remote
     (noVNC) console. Read-only; safe in check mode.
 options:
-  cloud:
-    description: Name of the clouds.yaml entry to use.
-    type: str
-    default: rentstack
   timeout:
     description: Seconds to wait for C(wait_for) to appear in the console log.
     type: int
@@ -40,8 +36,9 @@ options:
   wait_for:
     description: With C(kind=log), wait until this text appears in the log.
     type: str
-requirements: [openstacksdk]
-author: rentstack
+author: rentstack (!UNKNOWN)
+extends_documentation_fragment:
+  - rentstack.cloud.cloud
 """
 
 EXAMPLES = r"""
@@ -73,7 +70,10 @@ server_id:
   type: str
 """
 
-from ansible.module_utils.rentstack_openstack import RentstackModule  # noqa: E402
+try:  # from the checkout: ansible.cfg's module_utils = plugins/module_utils (docs/collection.md)
+    from ansible.module_utils.rentstack_openstack import RentstackModule
+except ImportError:  # from the installed collection rentstack.cloud
+    from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_openstack import RentstackModule
 
 
 class ConsoleModule(RentstackModule):

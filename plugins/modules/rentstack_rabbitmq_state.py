@@ -28,7 +28,7 @@ options:
     type: str
 requirements: [rabbitmqctl on the broker host, run as root]
 
-author: rentstack
+author: rentstack (!UNKNOWN)
 """
 
 EXAMPLES = r"""

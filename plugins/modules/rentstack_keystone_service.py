@@ -25,10 +25,6 @@ description:
     read-only and runs in check mode too. The diff shows the service, endpoints, user and roles before
     and after, never the password.
 options:
-  cloud:
-    description: clouds.yaml entry with admin rights.
-    type: str
-    default: rentstack
   timeout:
     description: Not used (no waits); accepted as for every rentstack module.
     type: int
@@ -76,8 +72,9 @@ options:
         C(/v3/auth/tokens). Empty - the password is set only when the user is created.
     type: str
     default: ""
-requirements: [openstacksdk]
-author: rentstack
+author: rentstack (!UNKNOWN)
+extends_documentation_fragment:
+  - rentstack.cloud.cloud
 """
 
 EXAMPLES = r"""
@@ -143,18 +140,15 @@ user:
 
 from typing import Any  # noqa: E402
 
-from ansible.module_utils.rentstack_keystone import (  # noqa: E402
-    endpoint_errors,
-    endpoint_plan,
-    endpoints_view,
-    missing_roles,
-    service_action,
-    service_changes,
-    step_action,
-    user_action,
-    user_changes,
-)
-from ansible.module_utils.rentstack_openstack import RentstackModule  # noqa: E402
+try:  # from the checkout: ansible.cfg's module_utils = plugins/module_utils (docs/collection.md)
+    from ansible.module_utils.rentstack_keystone import (endpoint_errors, endpoint_plan, endpoints_view, missing_roles, service_action,
+                                                         service_changes, step_action, user_action, user_changes)
+    from ansible.module_utils.rentstack_openstack import RentstackModule
+except ImportError:  # from the installed collection rentstack.cloud
+    from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_keystone import (endpoint_errors, endpoint_plan, endpoints_view,
+                                                                                             missing_roles, service_action, service_changes,
+                                                                                             step_action, user_action, user_changes)
+    from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_openstack import RentstackModule
 
 try:
     from keystoneauth1 import exceptions as ks_exc
@@ -179,7 +173,7 @@ class KeystoneServiceModule(RentstackModule):
         "domain": {"type": "str", "default": "default"},
         "project": {"type": "str"},
         "roles": {"type": "list", "elements": "str", "default": []},
-        "keystone_url": {"type": "str", "default": ""},
+        "keystone_url": {"type": "str", "default": "", "no_log": False},  # a URL, not a secret
     }
     module_kwargs = {
         "required_one_of": [("service", "user")],

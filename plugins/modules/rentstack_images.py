@@ -27,10 +27,6 @@ description:
     changes nothing.
   - Check mode shows the plan (C(actions) per image, and a diff with --diff).
 options:
-  cloud:
-    description: clouds.yaml entry.
-    type: str
-    default: rentstack
   timeout:
     description: Seconds an upload may take to become active.
     type: int
@@ -84,8 +80,9 @@ options:
           - Extra properties (values stored as strings, booleans as true/false).
           - C(kernel) / C(ramdisk) name another image of the list and set C(kernel_id) / C(ramdisk_id).
         type: dict
-requirements: [openstacksdk]
-author: rentstack
+author: rentstack (!UNKNOWN)
+extends_documentation_fragment:
+  - rentstack.cloud.cloud
 """
 
 EXAMPLES = r"""
@@ -124,18 +121,13 @@ import hashlib  # noqa: E402
 import os  # noqa: E402
 from typing import Any  # noqa: E402
 
-from ansible.module_utils.rentstack_glance import (  # noqa: E402
-    NEW_IMAGE,
-    REFERENCES,
-    choose,
-    differences,
-    order,
-    patch_ops,
-    retired_name,
-    shown,
-    wanted,
-)
-from ansible.module_utils.rentstack_openstack import RentstackModule  # noqa: E402
+try:  # from the checkout: ansible.cfg's module_utils = plugins/module_utils (docs/collection.md)
+    from ansible.module_utils.rentstack_glance import (NEW_IMAGE, REFERENCES, choose, differences, order, patch_ops, retired_name, shown, wanted)
+    from ansible.module_utils.rentstack_openstack import RentstackModule
+except ImportError:  # from the installed collection rentstack.cloud
+    from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_glance import (NEW_IMAGE, REFERENCES, choose, differences, order,
+                                                                                           patch_ops, retired_name, shown, wanted)
+    from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_openstack import RentstackModule
 
 try:
     from openstack import exceptions as os_exc

@@ -53,7 +53,7 @@ options:
         C(Type=notify) unit that reports ready late; C(activating) counts as started).
     type: bool
     default: false
-author: rentstack
+author: rentstack (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -112,15 +112,11 @@ diff:
 from typing import Any  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-from ansible.module_utils.rentstack_units import (  # noqa: E402
-    STATES,
-    failed_to_start,
-    parse_show,
-    plan,
-    show_args,
-    status_tail,
-    summary,
-)
+try:  # from the checkout: ansible.cfg's module_utils = plugins/module_utils (docs/collection.md)
+    from ansible.module_utils.rentstack_units import STATES, failed_to_start, parse_show, plan, show_args, status_tail, summary
+except ImportError:  # from the installed collection rentstack.cloud
+    from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_units import (STATES, failed_to_start, parse_show, plan, show_args,
+                                                                                          status_tail, summary)
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "names": {"type": "list", "elements": "str", "required": True},
@@ -145,7 +141,7 @@ class Systemctl:
         return rc, out, err
 
     def show(self, names: list[str]) -> dict[str, dict[str, str]]:
-        _, out, _ = self.run(*show_args(names))
+        _rc, out, _err = self.run(*show_args(names))
         try:
             return parse_show(out, names)
         except ValueError as exc:
@@ -166,7 +162,7 @@ class Systemctl:
         failed = failed_to_start(self.show(names), names)
         report = [f"could not start {', '.join(failed)}: {(err or out).strip()}"]
         for name in failed:
-            _, status, _ = self.run("status", "--no-pager", "-n", "20", "--", name, fail=False)
+            _rc, status, _err = self.run("status", "--no-pager", "-n", "20", "--", name, fail=False)
             report.append(f"--- systemctl status {name}\n{status_tail(status)}")
         self.module.fail_json(msg="\n".join(report), failed_units=failed)
 

@@ -54,33 +54,6 @@ description:
     create requests and stops; servers already requested stay and belong to
     the set, so a rerun finishes the set and vms_delete.yml removes it.
 options:
-  cloud:
-    description: clouds.yaml entry to use.
-    type: str
-    default: rentstack
-  timeout:
-    description: Seconds the whole operation may take.
-    type: int
-    default: 1800
-  project:
-    description:
-      - Project that owns the set. The cloud's user must have a role in it.
-      - Default is the project of the I(cloud) entry.
-    type: str
-  prefix:
-    description: Name prefix; servers are named C(<prefix>-001) ... Use with I(count).
-    type: str
-  count:
-    description: Number of servers named from I(prefix).
-    type: int
-  names:
-    description: Explicit server names (instead of I(prefix)/I(count)).
-    type: list
-    elements: str
-  name_width:
-    description: Minimum digits of the number in generated names.
-    type: int
-    default: 3
   state:
     description: C(present) creates what is missing; C(absent) deletes the set.
     type: str
@@ -125,55 +98,18 @@ options:
   host:
     description: Compute host to build on (admin; uses C(nova:<host>)).
     type: str
-  concurrency:
-    description: Most servers building at once.
-    type: int
-    default: 20
   api_workers:
     description: Parallel API requests when issuing creates and deletes.
     type: int
     default: 8
-  max_attempts:
-    description:
-      - Builds per server before it is reported failed. A broken server found
-        by the heal step (ERROR, stuck in BUILD) counts as one.
-    type: int
-    default: 3
-  stuck_timeout:
-    description: Seconds a server may stay in BUILD before it is deleted and built again (one attempt).
-    type: int
-    default: 900
-  api_retries:
-    description: Tries of one API request that met a transient fault (5xx, reset, timeout, expired token).
-    type: int
-    default: 5
-  retry_delay:
-    description: Base of the backoff between tries, in seconds (doubled each try, with random jitter).
-    type: float
-    default: 1.0
-  retry_max_delay:
-    description: Longest wait between two tries, in seconds.
-    type: float
-    default: 30.0
-  poll_interval:
-    description: Seconds between server listings.
-    type: float
-    default: 3
-  full_list_every:
-    description:
-      - Every this many polls, list the whole set; the polls between ask only
-        for the servers changed since the previous poll (C(changes-since)).
-    type: int
-    default: 20
   check_capacity:
     description: Check free Placement capacity before creating.
     type: bool
     default: true
-  progress_file:
-    description: File to append progress lines to (set by the action plugin).
-    type: path
-requirements: [openstacksdk >= 4.16]
-author: rentstack
+author: rentstack (!UNKNOWN)
+extends_documentation_fragment:
+  - rentstack.cloud.cloud
+  - rentstack.cloud.engine
 """
 
 EXAMPLES = r"""
@@ -205,7 +141,7 @@ servers:
   contains:
     name: {description: Server name., type: str}
     id: {description: Server ID (last one built)., type: str}
-    status: {description: Final status (ACTIVE, ERROR, DELETED, ...)., type: str}
+    status: {description: "Final status (ACTIVE, ERROR, DELETED, ...).", type: str}
     host: {description: Compute host., type: str}
     fixed_ips: {description: Fixed addresses., type: list}
     floating_ips: {description: Floating addresses., type: list}
@@ -254,18 +190,16 @@ import time  # noqa: E402
 from concurrent.futures import Future, ThreadPoolExecutor  # noqa: E402
 from typing import Any  # noqa: E402
 
-from ansible.module_utils.rentstack_bulk import (  # noqa: E402
-    SET_TAG_PREFIX,
-    Build,
-    addresses,
-    fault_message,
-    heal_reason,
-    next_action,
-    plan_present,
-    summarize,
-)
-from ansible.module_utils.rentstack_engine import BulkLoop, describe, http_status  # noqa: E402
-from ansible.module_utils.rentstack_openstack import ServerSetModule  # noqa: E402
+try:  # from the checkout: ansible.cfg's module_utils = plugins/module_utils (docs/collection.md)
+    from ansible.module_utils.rentstack_bulk import (SET_TAG_PREFIX, Build, addresses, fault_message, heal_reason, next_action, plan_present,
+                                                     summarize)
+    from ansible.module_utils.rentstack_engine import BulkLoop, describe, http_status
+    from ansible.module_utils.rentstack_openstack import ServerSetModule
+except ImportError:  # from the installed collection rentstack.cloud
+    from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_bulk import (SET_TAG_PREFIX, Build, addresses, fault_message,
+                                                                                         heal_reason, next_action, plan_present, summarize)
+    from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_engine import BulkLoop, describe, http_status
+    from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_openstack import ServerSetModule
 
 
 class CreateJob:
@@ -314,8 +248,8 @@ class CreateJob:
         return out
 
     def settle(self, names: list[str]) -> dict[str, str]:
-        current, extra = self.m.list_set(poll=True, expect={n: self.builds[n].server_id for n in names
-                                                             if self.builds[n].server_id})
+        expect = {n: self.builds[n].server_id for n in names if self.builds[n].server_id}
+        current, extra = self.m.list_set(poll=True, expect=expect)
         self.m.heal(extra)
         now = time.monotonic()
         decisions: dict[str, str] = {}
@@ -705,8 +639,8 @@ class ServersModule(ServerSetModule):
         freed_ports = [port.id for port in ports]
         summary = summarize([], len(self.names), 0, len(ids), time.monotonic() - self.started)
         self.progress(f"done: deleted {len(ids)} servers, {len(freed_fips)} floating IPs, {len(freed_ports)} ports")
-        return {"changed": True, "plan": plan, "servers": [{"name": s["name"], "id": s["id"], "status": "DELETED"}
-                                                            for s in servers],
+        deleted = [{"name": s["name"], "id": s["id"], "status": "DELETED"} for s in servers]
+        return {"changed": True, "plan": plan, "servers": deleted,
                 "freed": {"servers": ids, "floating_ips": freed_fips, "ports": freed_ports}, "summary": summary}
 
     def run(self) -> dict[str, Any]:

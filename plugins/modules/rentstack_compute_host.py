@@ -16,10 +16,6 @@ description:
   - C(absent) deletes the host's compute service record and its resource provider.
   - Idempotent and check-mode aware; safe to re-run after a failure half-way.
 options:
-  cloud:
-    description: clouds.yaml entry (admin).
-    type: str
-    default: rentstack
   timeout:
     description: Seconds to wait for migrations.
     type: int
@@ -47,8 +43,9 @@ options:
         remove_compute.yml sets it so a re-run after the service was deleted succeeds.
     type: bool
     default: false
-requirements: [openstacksdk]
-author: rentstack
+author: rentstack (!UNKNOWN)
+extends_documentation_fragment:
+  - rentstack.cloud.cloud
 """
 
 EXAMPLES = r"""
@@ -82,7 +79,10 @@ remaining:
 import time  # noqa: E402
 from typing import Any  # noqa: E402
 
-from ansible.module_utils.rentstack_openstack import RentstackModule  # noqa: E402
+try:  # from the checkout: ansible.cfg's module_utils = plugins/module_utils (docs/collection.md)
+    from ansible.module_utils.rentstack_openstack import RentstackModule
+except ImportError:  # from the installed collection rentstack.cloud
+    from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_openstack import RentstackModule
 
 SETTLED = {"ACTIVE", "SHUTOFF", "ERROR", "PAUSED", "SUSPENDED"}
 # States Nova migrates from: live (ACTIVE, PAUSED) or cold (ACTIVE, SHUTOFF).
@@ -145,7 +145,7 @@ class ComputeHostModule(RentstackModule):
         moved: dict[str, str] = {}
         # A pass moves what is on the host now; anything that landed meanwhile (a build scheduled before
         # the service was disabled) is caught by the next pass.
-        for _ in range(3):
+        for _try in range(3):
             for srv in servers:
                 moved[srv.id] = self.start_migration(srv)
             final = self.wait_migrated(moved)

@@ -18,10 +18,6 @@ description:
     one of I(floating_ips) as address (what a deleted server must not leave behind).
   - Never changes anything; runs in check mode.
 options:
-  cloud:
-    description: clouds.yaml entry (admin, to see every project).
-    type: str
-    default: rentstack
   timeout:
     description: Seconds I(wait) may poll.
     type: int
@@ -46,8 +42,9 @@ options:
     type: list
     elements: str
     default: []
-requirements: [openstacksdk]
-author: rentstack
+author: rentstack (!UNKNOWN)
+extends_documentation_fragment:
+  - rentstack.cloud.cloud
 """
 
 EXAMPLES = r"""
@@ -99,7 +96,10 @@ floating_ips:
 import time  # noqa: E402
 from typing import Any  # noqa: E402
 
-from ansible.module_utils.rentstack_openstack import RentstackModule  # noqa: E402
+try:  # from the checkout: ansible.cfg's module_utils = plugins/module_utils (docs/collection.md)
+    from ansible.module_utils.rentstack_openstack import RentstackModule
+except ImportError:  # from the installed collection rentstack.cloud
+    from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_openstack import RentstackModule
 
 
 class CloudInfoModule(RentstackModule):
