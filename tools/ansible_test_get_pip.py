@@ -1,9 +1,8 @@
 """Offline stand-in for ansible-test's pip bootstrap script (get-pip-<version>.py).
 
 ansible-test creates every virtual environment without pip and then runs a
-get-pip script it downloads from ci-files.testing.ansible.com. Where that host
-is unreachable (our CI and lab machines reach only the Debian and PyPI
-mirrors) `make sanity` copies this file to ~/.ansible/test/cache/get_pip_<version>.py,
+get-pip script it downloads from ci-files.testing.ansible.com. rentstack sends
+no traffic beyond the Debian and PyPI mirrors, so `make sanity` always copies this file to ~/.ansible/test/cache/get_pip_<version>.py,
 the path ansible-test looks at before downloading. It does what get-pip does
 with the same arguments (`pip==24.2 --no-setuptools --no-wheel ...`): pip from
 the interpreter's own ensurepip, then `pip install` of the requested packages
