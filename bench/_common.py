@@ -82,12 +82,14 @@ def lab_size() -> dict[str, Any]:
 
 def lab_cpu_affinity() -> dict[str, str]:
     """CPUs each running lab host may use, read from its init process now (lab_cpus, docs/lab.md)."""
-    from runner import lab_settings  # tests/integration, on sys.path (see top)
+    from runner import lab_settings, podman_json  # tests/integration, on sys.path (see top)
 
-    out = subprocess.run(["podman", "ps", "--format", "json", "--filter", f"label=rentstack.lab={lab_settings()['lab_prefix']}"],
-                         check=False, capture_output=True, text=True, timeout=60)
+    try:
+        containers = podman_json("ps", "--filter", f"label=rentstack.lab={lab_settings()['lab_prefix']}")
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return {}  # a result is still written when podman cannot answer
     affinity = {}
-    for container in json.loads(out.stdout or "[]") or []:
+    for container in containers:
         try:
             cpus = sorted(os.sched_getaffinity(int(container["Pid"])))
         except (KeyError, ValueError, OSError):

@@ -266,7 +266,7 @@ def lab_settings() -> dict[str, Any]:
     return settings
 
 
-def _podman_json(*args: str) -> list[dict[str, Any]]:
+def podman_json(*args: str) -> list[dict[str, Any]]:
     """Parsed JSON output of a read-only podman command."""
     out = subprocess.run(["podman", *args, "--format", "json"], check=True, capture_output=True, text=True, timeout=120)
     return json.loads(out.stdout or "[]") or []
@@ -275,8 +275,8 @@ def _podman_json(*args: str) -> list[dict[str, Any]]:
 def lab_objects(prefix: str) -> dict[str, list[tuple[str, ...]]]:
     """The lab's containers (id, state, start time) and networks (id, subnets), found by their label."""
     label = f"label=rentstack.lab={prefix}"
-    containers = _podman_json("ps", "--all", "--filter", label)
-    networks = _podman_json("network", "ls", "--filter", label)
+    containers = podman_json("ps", "--all", "--filter", label)
+    networks = podman_json("network", "ls", "--filter", label)
     return {
         "containers": sorted((c["Id"], c.get("State", ""), str(c.get("StartedAt", ""))) for c in containers),
         "networks": sorted(
