@@ -19,6 +19,8 @@ BAD_INPUTS = [
     pytest.param({"lab_provider_cidr": "10.89.0.0/16"}, "lab_provider_cidr", id="provider-contains-mgmt"),
     pytest.param({"lab_tunnel_cidr": "10.89.10.0/24"}, "lab_tunnel_cidr", id="tunnel-same-as-mgmt"),
     pytest.param({"lab_hosts": ["ctl1", "nosuchhost"]}, "lab_index", id="host-not-in-inventory"),
+    pytest.param({"lab_cpus": "99"}, "lab_cpus", id="cpus-not-on-this-machine"),
+    pytest.param({"lab_cpus": "0;1"}, "lab_cpus", id="cpus-not-a-cpu-list"),
 ]
 # Only the role's argument validation and the checks of precheck.yml may run.
 PRECHECK_FILE = "roles/lab/tasks/precheck.yml"
