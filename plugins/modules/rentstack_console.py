@@ -36,6 +36,14 @@ options:
   wait_for:
     description: With C(kind=log), wait until this text appears in the log.
     type: str
+  fail_on:
+    description:
+      - With O(wait_for), texts that mean the awaited text will never come (a guest that reports it
+        has no address, a kernel panic). The module fails as soon as one appears in the log, naming
+        it, instead of waiting out O(timeout).
+    type: list
+    elements: str
+    default: []
 author: rentstack (!UNKNOWN)
 extends_documentation_fragment:
   - rentstack.cloud.cloud
@@ -46,6 +54,7 @@ EXAMPLES = r"""
   rentstack_console:
     server: verify-cmp1
     wait_for: RENTSTACK-GUEST-READY
+    fail_on: ["RENTSTACK-GUEST-READY uuid=unknown", "Kernel panic"]
     timeout: 300
   register: console
 
@@ -76,6 +85,12 @@ except ImportError:  # from the installed collection rentstack.cloud
     from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_openstack import RentstackModule
 
 
+def first_seen(text: str, needles: list[str]) -> str | None:
+    """The needle that occurs earliest in text, or None: the first sign of failure is the one to report."""
+    found = [(text.find(n), n) for n in needles if n and n in text]
+    return min(found)[1] if found else None
+
+
 class ConsoleModule(RentstackModule):
     argument_spec = {
         "server": {"type": "str", "required": True},
@@ -83,6 +98,7 @@ class ConsoleModule(RentstackModule):
         "lines": {"type": "int", "default": 0},
         "console_type": {"type": "str", "choices": ["novnc", "spice-html5", "serial"], "default": "novnc"},
         "wait_for": {"type": "str"},
+        "fail_on": {"type": "list", "elements": "str", "default": []},
     }
 
     def run(self) -> dict:
@@ -97,7 +113,14 @@ class ConsoleModule(RentstackModule):
 
         def seen() -> bool:
             output["text"] = self.conn.compute.get_server_console_output(server, length=length).get("output", "")
-            return not self.params["wait_for"] or self.params["wait_for"] in output["text"]
+            if not self.params["wait_for"] or self.params["wait_for"] in output["text"]:
+                return True
+            hit = first_seen(output["text"], self.params["fail_on"])
+            if hit is not None:
+                self.fail(f"'{hit}' appeared in the console log of {server.name} ({server.id}) before "
+                          f"'{self.params['wait_for']}': it will not come; last seen: {output['text'][-1500:]}",
+                          server_id=server.id, output=output["text"])
+            return False
 
         self.wait_for(seen, f"'{self.params['wait_for']}' in the console log of {server.name}", interval=3,
                       detail=lambda: output["text"][-1500:])
