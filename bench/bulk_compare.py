@@ -65,7 +65,10 @@ class Bench:
 
     def _clouds_file(self) -> Path:
         """A private clouds.yaml: the lab's entries plus `bench-vm100`, the admin user scoped to the project."""
-        clouds = yaml.safe_load(Path("/etc/openstack/clouds.yaml").read_text())
+        from openstack.config.loader import OpenStackConfig
+
+        # The clouds.yaml openstacksdk reads (the keystone role writes ~/.config/openstack/clouds.yaml).
+        clouds = yaml.safe_load(Path(OpenStackConfig().config_filename).read_text())
         entry = json.loads(json.dumps(clouds["clouds"]["rentstack"]))
         entry["auth"]["project_name"] = PROJECT
         clouds["clouds"]["bench-vm100"] = entry

@@ -13,7 +13,9 @@ options:
   cloud:
     description:
       - Name of the clouds.yaml entry to use (C(./clouds.yaml), C(~/.config/openstack/clouds.yaml), C(/etc/openstack/clouds.yaml)).
-      - The default C(rentstack) is the admin entry the keystone role writes. Modules that read or change every
+      - Without it, the environment variable E(OS_CLOUD) (an AWX OpenStack credential sets it); without
+        that, C(rentstack), the admin entry the keystone role writes. The playbooks pass the variable
+        C(rentstack_cloud_name) (C(rentstack_cloud), else E(OS_CLOUD), else C(rentstack)). Modules that read or change every
         project or the service catalog (C(rentstack_cloud_info), C(rentstack_compute_host), C(rentstack_keystone_service))
         need an entry with admin rights.
       - Set it once for all these modules with C(module_defaults) and the action group

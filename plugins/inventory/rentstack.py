@@ -31,9 +31,13 @@ options:
     required: true
     choices: [rentstack]
   cloud:
-    description: clouds.yaml entry (admin) to read from.
+    description:
+      - clouds.yaml entry (admin) to read from. Without it in the inventory file, the environment variable
+        E(OS_CLOUD) (an AWX OpenStack credential sets it); without that, C(rentstack).
     type: str
     default: rentstack
+    env:
+      - name: OS_CLOUD
   ephemeral_disk_limits:
     description:
       - Per-project limit of ephemeral disk (root + ephemeral + swap) in GB.
@@ -104,7 +108,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             conn.authorize()
         except os_exc.ConfigException as exc:
             raise AnsibleError(f"rentstack inventory: cloud '{cloud}' is not defined in clouds.yaml "
-                               f"(looked in {files}): {exc}") from None
+                               f"(looked in {files}): {exc}. Set `cloud:` in the inventory file (or OS_CLOUD) "
+                               "to an entry that exists, or give the job a cloud credential") from None
         except Exception as exc:  # noqa: BLE001 - keystoneauth raises many types
             raise AnsibleError(f"rentstack inventory: cannot reach cloud '{cloud}' (from {files}): "
                                f"{type(exc).__name__}: {exc}") from None

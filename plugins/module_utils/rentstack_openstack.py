@@ -12,7 +12,7 @@ import socket
 import time
 from typing import Any, Callable
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 # Imported at the top, not inside the functions that use them: module_utils finders (Ansible's and
 # mitogen's) must see every import to ship the file with the module.
 try:  # from the checkout: ansible.cfg's module_utils = plugins/module_utils (docs/collection.md)
@@ -39,7 +39,9 @@ except ImportError as exc:  # pragma: no cover - depends on the host
     SDK_IMPORT_ERROR = exc
 
 COMMON_ARGS: dict[str, Any] = {
-    "cloud": {"type": "str", "default": "rentstack"},
+    # Playbooks pass rentstack_cloud_name (playbooks/group_vars/all/cloud.yml); a module called on its own
+    # takes $OS_CLOUD (what an AWX OpenStack credential sets), then the keystone role's entry.
+    "cloud": {"type": "str", "default": "rentstack", "fallback": (env_fallback, ["OS_CLOUD"])},
     "timeout": {"type": "int", "default": 600},
 }
 
@@ -87,7 +89,9 @@ class RentstackModule:
             except os_exc.ConfigException as exc:
                 searched = os.environ.get("OS_CLIENT_CONFIG_FILE") or ", ".join(CLOUDS_YAML_PATHS)
                 self.fail(f"cloud '{cloud}' is not defined in clouds.yaml (looked in {searched}): {exc}. "
-                          "Run playbooks/site.yml (it writes /etc/openstack/clouds.yaml) or set 'cloud'.")
+                          "Set rentstack_cloud (or OS_CLOUD) to an entry that exists, give the job a cloud "
+                          "credential, or run playbooks/site.yml (it writes the entry into "
+                          "~/.config/openstack/clouds.yaml of the user running Ansible).")
             except os_exc.SDKException as exc:
                 self.fail(f"cannot connect to cloud '{cloud}': {api_error_message(exc)}")
         return self._conn

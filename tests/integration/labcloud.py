@@ -2,7 +2,7 @@
 VM set left behind, whether the cloud's services are up, and the resource inventory's output.
 
 Shared by test_30_bulk.py, test_35_bulk_faults.py and test_40_inventory.py. Every call goes to the lab's
-own hosts only (the APIs on ctl1, through /etc/openstack/clouds.yaml)."""
+own hosts only (the APIs on ctl1, through the clouds.yaml the keystone role writes)."""
 
 from __future__ import annotations
 

@@ -57,8 +57,11 @@ def test_no_secret_in_any_output(site_first: Result, site_again: Result) -> None
 
 def test_secrets_file_is_private(site_first: Result) -> None:
     assert SECRETS.stat().st_mode & 0o777 == 0o600
-    clouds = Path("/etc/openstack/clouds.yaml")
+    # The keystone role writes the running user's own clouds.yaml (no /etc, no root needed; issue 23).
+    clouds = Path.home() / ".config" / "openstack" / "clouds.yaml"
     assert clouds.stat().st_mode & 0o777 == 0o600
+    entries = yaml.safe_load(clouds.read_text())["clouds"]
+    assert {"rentstack", "rentstack-demo"} <= set(entries), sorted(entries)
 
 
 def test_every_service_is_up(site_first: Result) -> None:
