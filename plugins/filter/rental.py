@@ -8,13 +8,42 @@ from typing import Any
 
 _PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,40}$")
 MAX_COUNT = 500
+# The flat variable of each field, for an AWX survey (a survey cannot fill the nested rental_request).
+FLAT = {"requester": "rental_requester", "project": "rental_project", "menu": "rental_flavor", "os": "rental_image",
+        "count": "rental_count", "prefix": "rental_prefix", "floating_ip": "rental_floating_ip",
+        "expires": "rental_expires"}
 
 
-def request_errors(req: Any, flavors: list[str], images: list[str]) -> list[str]:
-    """Every problem of a rental request, each naming the field and what is accepted."""
+def _given(value: Any) -> bool:
+    return value is not None and value != ""
+
+
+def _merge(nested: Any, flat: dict | None) -> tuple[Any, list[str]]:
+    """(the request, conflicts): the nested rental_request completed by the flat variables that are given."""
+    given = {field: value for field, value in (flat or {}).items() if field in FLAT and _given(value)}
+    if not given:
+        return nested, []
+    base = dict(nested) if isinstance(nested, dict) else {}
+    conflicts = [f"{FLAT[field]}: {value!r} differs from rental_request.{field} {base[field]!r}; give one of them"
+                 for field, value in given.items() if _given(base.get(field)) and str(base[field]) != str(value)]
+    base.update(given)
+    return base, conflicts
+
+
+def rental_request_merge(nested: Any, flat: dict | None = None) -> Any:
+    """The effective rental request: rental_request (-e @requests/x.yml) and/or the flat survey variables."""
+    return _merge(nested, flat)[0]
+
+
+def request_errors(req: Any, flavors: list[str], images: list[str], flat: dict | None = None) -> list[str]:
+    """Every problem of a rental request, each naming the field and what is accepted.
+
+    `flat` maps each field to its flat variable's value (None when not given); see FLAT."""
+    req, conflicts = _merge(req, flat)
     if not isinstance(req, dict):
-        return ["rental_request must be a mapping (see requests/example.yml)"]
-    errors = []
+        return ["rental_request must be a mapping (see requests/example.yml), or give the flat variables "
+                + ", ".join(FLAT.values())]
+    errors = list(conflicts)
     if not req.get("requester"):
         errors.append("requester: missing; say who asked for the VMs")
     if not req.get("project"):
@@ -36,11 +65,17 @@ def request_errors(req: Any, flavors: list[str], images: list[str]) -> list[str]
             errors.append(f"expires: {req['expires']!r} is not a date YYYY-MM-DD")
     if "floating_ip" in req and str(req["floating_ip"]).lower() not in ("true", "false"):
         errors.append(f"floating_ip: {req['floating_ip']!r} must be true or false")
-    return errors
+    # Each field's message names its flat variable too: a survey user never saw rental_request.menu.
+    return errors[:len(conflicts)] + [_label(error) for error in errors[len(conflicts):]]
+
+
+def _label(error: str) -> str:
+    field, sep, rest = error.partition(":")
+    return f"{field} ({FLAT[field]}){sep}{rest}" if field in FLAT else error
 
 
 class FilterModule:
     """rentstack rental request filters."""
 
     def filters(self) -> dict[str, Any]:
-        return {"request_errors": request_errors}
+        return {"request_errors": request_errors, "rental_request_merge": rental_request_merge}

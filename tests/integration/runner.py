@@ -84,6 +84,11 @@ class Result:
         found = [e["event_data"].get("res", {}) for e in self.task_events("runner_on_ok", "runner_on_failed")]
         return next((res for res in reversed(found) if key in res), {})
 
+    def artifacts(self) -> dict[str, Any]:
+        """What the run returned with set_stats (AWX shows it as the job's artifacts), from the stats event."""
+        stats = [e for e in self.events if e.get("event") == "playbook_on_stats"]
+        return stats[-1]["event_data"].get("artifact_data", {}) if stats else {}
+
     def failure_messages(self) -> list[str]:
         """Every msg of a failed or unreachable task, including failed loop items."""
         messages: list[str] = []

@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from guests import not_booted  # noqa: E402
 from labcloud import admin, leftovers  # noqa: E402
-from runner import Result, run_playbook  # noqa: E402
+from runner import REPO, Result, run_playbook  # noqa: E402
 
 COUNT = 20
 REQUEST = {"requester": "ci", "project": "vm100", "menu": "m1.nano", "os": "rentstack-guest", "count": COUNT,
@@ -32,6 +32,9 @@ def test_one_operation_creates_all(created: Result) -> None:
     result = created.module_result("summary")
     assert result["summary"]["active"] == COUNT and result["summary"]["failed"] == 0
     assert all(len(s["floating_ips"]) == 1 for s in result["servers"])
+    # An AWX workflow sees the outcome (set_stats): the same summary, and the request it came from.
+    returned = created.artifacts()["rentstack_vms"]
+    assert returned["summary"]["active"] == COUNT and returned["request"]["prefix"] == REQUEST["prefix"], returned
     # Progress was shown while it ran, not only at the end.
     assert created.stdout.count("active ") >= 2
 
@@ -67,9 +70,14 @@ def test_bulk_action_reaches_target(created: Result, tmp_path: Path, action: str
 
 
 def test_over_quota_creates_nothing(created: Result, tmp_path: Path) -> None:
+    """Given as an AWX survey gives it (flat rental_* variables, no rental_request): refused before any change."""
     before = leftovers("vm100", "ci-bulk")
     request = dict(REQUEST, prefix="ci-over", count=130, floating_ip=False)
-    result = run_playbook("playbooks/vms_create.yml", tmp_path, extravars={"rental_request": request})
+    sys.path.insert(0, str(REPO / "plugins" / "filter"))
+    from rental import FLAT
+
+    result = run_playbook("playbooks/vms_create.yml", tmp_path,
+                          extravars={FLAT[field]: value for field, value in request.items()})
     assert result.rc != 0
     message = " ".join(result.failure_messages())
     assert "instances: requested 130" in message and "limit 120" in message, message
