@@ -55,7 +55,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 ANSIBLE_PLAYBOOK := $(VENV)/bin/ansible-playbook
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: help deps apt venv lab lab-destroy demo lint unit integration faults test sanity bench
+.PHONY: help deps apt venv lab lab-destroy demo lint unit integration faults test sanity bench ee-context ee-base ee
 
 help:
 	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
@@ -77,13 +77,13 @@ apt:
 	fi; \
 	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing
 
-# (Re)installs requirements.txt only when its content changed since the last
-# successful install (sha256 kept in the venv).
+# (Re)installs requirements.txt only when its content (or requirements-runtime.txt's, which it
+# includes) changed since the last successful install (sha256 kept in the venv).
 venv: apt
 	@if [ ! -x "$(VENV)/bin/python" ]; then \
 	  echo "deps: creating $(VENV)"; $(PYTHON) -m venv "$(VENV)"; rm -f "$(VENV_STAMP)"; \
 	fi; \
-	want="$$(sha256sum "$(ROOT)/requirements.txt" | cut -d' ' -f1)"; \
+	want="$$(cat "$(ROOT)/requirements.txt" "$(ROOT)/requirements-runtime.txt" | sha256sum | cut -d' ' -f1)"; \
 	if [ "$$(cat "$(VENV_STAMP)" 2>/dev/null)" = "$$want" ]; then \
 	  echo "deps: .venv matches requirements.txt"; \
 	else \
@@ -158,3 +158,28 @@ bench: venv
 	cd $(ROOT) && $(VENV)/bin/python bench/bulk_rounds.py --count $(BENCH_COUNT) --inventory-bench
 	cd $(ROOT) && $(VENV)/bin/python bench/add_compute.py
 	cd $(ROOT) && $(VENV)/bin/python bench/_render.py
+
+# The execution environment for AWX/AAP (execution-environment.yml, docs/awx.md).
+# ee-context: ansible-builder's build context in .cache/ee/context (CI builds and lints it: tests/lint/test_ee.py).
+# ee-base: the base image localhost/rentstack-ee-base:trixie, from a debootstrap root file system (this machine
+#   has no registry), with the lab's apt archive as debootstrap's cache.
+# ee: the image localhost/rentstack-ee:latest on that base (pip installs from the package index).
+EE_CONTEXT := $(ROOT)/.cache/ee/context
+EE_ROOTFS_PACKAGES := python3,python3-pip,python3-venv,ca-certificates
+EE_MIRROR ?= http://deb.debian.org/debian
+EE_APT_CACHE ?= /var/cache/rentstack-lab/apt-archives
+
+ee-context: venv
+	rm -rf "$(EE_CONTEXT)" && cd $(ROOT) && $(VENV)/bin/ansible-builder create -f execution-environment.yml \
+	  -c "$(EE_CONTEXT)" --output-filename Containerfile
+
+ee-base: deps
+	@podman image exists localhost/rentstack-ee-rootfs:trixie || { \
+	  tmp="$$(mktemp -d /tmp/rentstack-ee-rootfs.XXXXXX)"; trap 'rm -rf "$$tmp"' EXIT; mkdir -p "$(EE_APT_CACHE)"; \
+	  debootstrap --variant=minbase --include=$(EE_ROOTFS_PACKAGES) --cache-dir="$(EE_APT_CACHE)" trixie "$$tmp/rootfs" "$(EE_MIRROR)" && \
+	  tar -C "$$tmp/rootfs" -c . | podman import - localhost/rentstack-ee-rootfs:trixie; }
+	podman build -f $(ROOT)/ee/Containerfile.base -t localhost/rentstack-ee-base:trixie $(ROOT)/ee
+
+ee: ee-base ee-context
+	podman build -f "$(EE_CONTEXT)/Containerfile" -t localhost/rentstack-ee:latest "$(EE_CONTEXT)"
+
