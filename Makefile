@@ -55,7 +55,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 ANSIBLE_PLAYBOOK := $(VENV)/bin/ansible-playbook
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: help deps apt venv lab lab-destroy demo lint unit integration faults test sanity bench ee-context ee-base ee
+.PHONY: help deps apt venv lab lab-destroy demo lint unit integration faults test sanity bench ee-context ee-base ee lab2-test
 
 help:
 	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
@@ -124,6 +124,12 @@ integration: venv
 # never on a lab other people are using. -rA prints each case's outcome, for docs/testing.md.
 faults: venv
 	cd $(ROOT) && RENTSTACK_DEPLOY=1 RENTSTACK_FAULTS=1 $(PYTEST) tests/integration/test_35_bulk_faults.py -rA $(PYTEST_ARGS)
+
+# The second lab layout (inventory/lab2: other names, networks, cloud name; tests/integration/test_95_lab2.py):
+# destroys the main lab, builds lab2, deploys and verifies it, destroys it. Never on a lab others are using;
+# `make lab` (or CI) builds the main lab again afterwards.
+lab2-test: venv
+	cd $(ROOT) && RENTSTACK_LAB2=1 $(PYTEST) tests/integration/test_95_lab2.py -rA $(PYTEST_ARGS)
 
 # One pytest run so the output ends in one summary line ("N passed ...").
 test: deps

@@ -165,9 +165,12 @@ def run_playbook(
     limit: str | None = None,
     timeout: int = TIMEOUT,
     cmdline: str | None = None,
+    inventory: Path | None = None,
 ) -> Result:
-    """Run playbooks/<playbook> (path relative to the repository root)."""
+    """Run playbooks/<playbook> (path relative to the repository root), on inventory/lab unless told another."""
     kwargs: dict[str, Any] = {"playbook": playbook, "timeout": timeout}
+    if inventory is not None:
+        kwargs["inventory"] = str(inventory)
     if cmdline:
         kwargs["cmdline"] = cmdline
     if extravars:
