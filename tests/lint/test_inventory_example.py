@@ -7,6 +7,7 @@ the playbooks and the filters they use, not from a copy of them:
 - every inventory variable the playbooks and roles use without a default is defined, on each host and on the
   control machine's implicit localhost, where vms_create.yml and the prechecks' inventory check run;
 - the prechecks' inventory check (`inventory_errors`) finds nothing;
+- the self-service CIDR bootstrap_cloud.yml reads overlaps none of the site's networks;
 - the menu offers flavors of flavors.yml and images of images.yml on the networks bootstrap_cloud.yml creates,
   what verify.yml boots is there, and requests/example.yml passes the rental request check;
 - tenancy, flavors and images pass their validators; the test guest entries are the lab's;
@@ -15,6 +16,7 @@ the playbooks and the filters they use, not from a copy of them:
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -151,6 +153,16 @@ def test_passes_the_inventory_precheck(listing: dict[str, Any], local_vars: dict
     addresses = {h: {v: hostvars[h].get(v) for v in HOST_VARS} for h in hosts}
     groups = {"controller": _members(listing, "controller"), "compute": _members(listing, "compute")}
     assert inventory_errors(site, addresses, groups) == []
+
+
+def test_self_service_network_stands_apart(local_vars: dict[str, Any]) -> None:
+    """bootstrap_cloud.yml's self-service subnet (rentstack_selfservice_cidr) overlaps none of the site's networks:
+    router1 joins it to the provider network, and an overlap would make the router's two sides one range."""
+    cidr = local_vars.get("rentstack_selfservice_cidr")
+    assert cidr, "inventory/example should show rentstack_selfservice_cidr (bootstrap_cloud.yml reads it)"
+    selfservice = ipaddress.ip_network(cidr, strict=True)
+    overlaps = [name for name in SITE_CIDRS if selfservice.overlaps(ipaddress.ip_network(local_vars[name]))]
+    assert not overlaps, f"rentstack_selfservice_cidr {cidr} overlaps {overlaps}"
 
 
 def _play_vars(playbook: str, name: str) -> Any:
