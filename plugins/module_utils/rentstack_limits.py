@@ -68,3 +68,16 @@ def compare(expected: dict[str, dict[str, int]], cpu: dict[str, Any], disks: dic
 def cpu_percent(cpu_time_before_ns: int, cpu_time_after_ns: int, seconds: float) -> float:
     """CPU use of a domain over an interval, in percent of one CPU."""
     return round(100.0 * (cpu_time_after_ns - cpu_time_before_ns) / (seconds * 1e9), 1)
+
+
+def idle_cpu_percent(stat_before: str, stat_after: str, seconds: float, hz: int = 100) -> float:
+    """Idle CPU of the whole machine over an interval, from two readings of /proc/stat, in percent of one CPU
+    (200 = two CPUs idle throughout). A measured share below a guest's expectation means something only when
+    the machine had CPU to spare: this says whether it had."""
+
+    def idle(stat: str) -> int:
+        fields = next(line for line in stat.splitlines() if line.startswith("cpu ")).split()[1:]
+        return int(fields[3]) + int(fields[4])  # idle + iowait, in USER_HZ ticks
+
+    return round(100.0 * (idle(stat_after) - idle(stat_before)) / (seconds * hz), 1)
+

@@ -13,7 +13,9 @@ description:
     of each disk and the bandwidth of each interface, and compares them with
     the flavor's C(quota:*) extra specs.
   - Optionally measures each domain's CPU use over an interval (domain CPU
-    time), to show a cap holds under load.
+    time), to show a cap holds under load, and the machine's idle CPU over the
+    same interval (C(/proc/stat)), which says whether a share below a guest's
+    expectation was for want of CPU.
   - Read-only; safe in check mode.
 options:
   instances:
@@ -46,20 +48,25 @@ instances:
   returned: always
   type: list
   elements: dict
+idle_cpu_percent:
+  description: Idle CPU of the machine while measuring, in percent of one CPU (200 = two CPUs idle throughout).
+  returned: when measured
+  type: float
 summary:
   description: Counts of ok, mismatch and missing.
   returned: always
   type: dict
 """
 
+import os  # noqa: E402
 import time  # noqa: E402
 import xml.etree.ElementTree as ET  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 try:  # from the checkout: ansible.cfg's module_utils = plugins/module_utils (docs/collection.md)
-    from ansible.module_utils.rentstack_limits import compare, cpu_percent, expected_tuning
+    from ansible.module_utils.rentstack_limits import compare, cpu_percent, expected_tuning, idle_cpu_percent
 except ImportError:  # from the installed collection rentstack.cloud
-    from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_limits import compare, cpu_percent, expected_tuning
+    from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_limits import compare, cpu_percent, expected_tuning, idle_cpu_percent
 
 try:
     import libvirt
@@ -116,18 +123,27 @@ def main() -> None:
         results.append(rec)
         domains[inst["instance_name"]] = dom
     seconds = module.params["measure_seconds"]
+    measured = {}
     if seconds > 0 and domains:
         before = {n: d.info()[4] for n, d in domains.items()}
+        stat_before = read_stat()
         t0 = time.monotonic()
         time.sleep(seconds)
         elapsed = time.monotonic() - t0
         after = {n: d.info()[4] for n, d in domains.items()}
+        stat_after = read_stat()
         for rec in results:
             n = rec["instance_name"]
             if n in before:
                 rec["cpu_percent"] = cpu_percent(before[n], after[n], elapsed)
+        measured["idle_cpu_percent"] = idle_cpu_percent(stat_before, stat_after, elapsed, os.sysconf("SC_CLK_TCK"))
     summary = {k: sum(1 for r in results if r["result"] == k) for k in ("ok", "mismatch", "missing")}
-    module.exit_json(changed=False, instances=results, summary=summary)
+    module.exit_json(changed=False, instances=results, summary=summary, **measured)
+
+
+def read_stat() -> str:
+    with open("/proc/stat", encoding="ascii") as stat:
+        return stat.read()
 
 
 if __name__ == "__main__":

@@ -63,17 +63,27 @@ def limits_report(tmp_path: Path, **extravars: object) -> dict[str, dict]:
     assert result.rc == 0, result.explain()
     report = {}
     for event in result.task_events("runner_on_ok"):  # one module result per compute host
-        for inst in event["event_data"].get("res", {}).get("instances", []):
-            report[inst["name"]] = inst
+        res = event["event_data"].get("res", {})
+        for inst in res.get("instances", []):
+            report[inst["name"]] = {**inst, "idle_cpu_percent": res.get("idle_cpu_percent")}
     return report
 
 
+# What each guest must get when the machine has CPU to spare: cap50 40-60 %, cap30 20-40 %, the uncapped one 70 %
+# or more (which no cap at or below 60 % allows).
+FLOORS = {"lim-cap50": 40, "lim-cap30": 20, "lim-free": 70}
+# A guest below its floor fails the test only if its host measured this much idle CPU (percent of one CPU) in the
+# same window: it could have had more and did not get it. With less, the machine was saturated (the cloud's
+# services and whatever else shares the 2 cores) and the measurement says nothing about the guest's limit.
+SPARE = 30
+
+
 def test_caps_are_configured_and_measured(burners: dict, tmp_path: Path) -> None:
-    """A cap is an upper bound: no measurement may exceed it. What a guest gets below its cap depends on what else
-    the 2 cores run (the cloud's own services, since 2026-12-07 on both cores): CI once measured the uncapped
-    guest at 42.8 % while the same test on the lab an hour later passed. So every measurement must respect the
-    caps, and one of up to MEASUREMENTS must also show the guests getting their share (cap50 40-60 %, cap30
-    20-40 %, the uncapped one at 70 % or more, which no cap at or below 60 % allows)."""
+    """A cap is an upper bound: no measurement may exceed it. Below its cap a guest gets what the 2 cores leave: CI
+    once measured the uncapped guest at 42.8 %, and a run beside other jobs at 33-40 %. So every measurement must
+    respect the caps; a guest below its floor while its host had CPU to spare (SPARE) is a failure; and one of up to
+    MEASUREMENTS must show every guest at its floor. When every measurement found the machine saturated, the shares
+    were not measurable and the test says so (skip with the figures) instead of guessing."""
     seen = []
     for attempt in range(1, MEASUREMENTS + 1):
         workdir = tmp_path / f"measurement-{attempt}"
@@ -83,12 +93,16 @@ def test_caps_are_configured_and_measured(burners: dict, tmp_path: Path) -> None
             assert report[name]["result"] == "ok", report[name]
         assert report["lim-cap50"]["tuning"]["cpu"]["vcpu_quota"] == 50000
         percent = {name: report[name]["cpu_percent"] for name in GUESTS}
-        seen.append(percent)
+        idle = {name: report[name]["idle_cpu_percent"] for name in GUESTS}
+        seen.append({"cpu": percent, "host_idle": idle})
         assert percent["lim-cap50"] <= 60 and percent["lim-cap30"] <= 40, f"a cap was exceeded: {seen}"
-        if 40 <= percent["lim-cap50"] and 20 <= percent["lim-cap30"] and percent["lim-free"] >= 70:
+        short = [name for name, floor in FLOORS.items() if percent[name] < floor]
+        if not short:
             return
-    pytest.fail(f"no measurement of {MEASUREMENTS} showed cap50 40-60 %, cap30 20-40 % and the uncapped guest "
-                f"at 70 % or more (CPU percent per measurement: {seen})")
+        starved = [name for name in short if idle[name] >= SPARE]
+        assert not starved, f"{starved} below the floor {FLOORS} while the host had CPU to spare: {seen}"
+    pytest.skip(f"every one of {MEASUREMENTS} measurements found the machine saturated (under {SPARE} % of a CPU "
+                f"idle): the guests' shares were not measurable; the caps held. Figures: {seen}")
 
 
 def test_a_limit_changed_behind_novas_back_is_reported(burners: dict, tmp_path: Path) -> None:

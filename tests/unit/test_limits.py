@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "module_utils"))
-from rentstack_limits import compare, cpu_percent, expected_tuning  # noqa: E402
+from rentstack_limits import compare, cpu_percent, expected_tuning, idle_cpu_percent  # noqa: E402
 
 SPECS = {"quota:cpu_period": "100000", "quota:cpu_quota": "50000", "quota:disk_read_bytes_sec": "10485760",
          "quota:vif_inbound_average": "10240", "hw:cpu_policy": "shared"}
@@ -41,3 +41,12 @@ def test_missing_disk_and_vif_limits() -> None:
 
 def test_cpu_percent() -> None:
     assert cpu_percent(0, 10 * 10**9, 20.0) == 50.0
+
+
+def test_idle_cpu_percent_of_the_machine() -> None:
+    before = "cpu  100 0 50 1000 20 0 0 0 0 0\ncpu0 50 0 25 500 10 0 0 0 0 0\nintr 1\n"
+    after = "cpu  1100 0 50 2000 40 0 0 0 0 0\ncpu0 550 0 25 1000 20 0 0 0 0 0\nintr 2\n"
+    # 1000 idle + 20 iowait ticks at 100 Hz over 10 s: 1020 / 1000 = 102 % of one CPU.
+    assert idle_cpu_percent(before, after, 10.0, 100) == 102.0
+    assert idle_cpu_percent(before, before, 10.0) == 0.0
+
