@@ -14,6 +14,9 @@
 #   make test         deps + lint + unit + integration in ONE pytest run
 #   make sanity       build the collection rentstack.cloud, install it into a temp dir and run
 #                     ansible-test sanity on it (no lab needed; docs/collection.md)
+#   make molecule     `molecule test` of every per-role scenario (molecule/<role>), one at a time, each
+#                     in a container rentstack-mol-<role> from the lab image (make lab builds it); root
+#   make molecule-R   the scenario of role R alone, e.g. make molecule-keystone (docs/testing.md)
 #   make bench        the benchmarks, then docs/benchmarks.md (bench/README.md;
 #                     destroys and redeploys the lab: bench/deploy.py)
 #
@@ -55,7 +58,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 ANSIBLE_PLAYBOOK := $(VENV)/bin/ansible-playbook
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: help deps apt venv lab lab-destroy demo lint unit integration faults test sanity bench ee-context ee-base ee lab2-test
+.PHONY: help deps apt venv lab lab-destroy demo lint unit integration faults test sanity molecule bench ee-context ee-base ee lab2-test
 
 help:
 	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
@@ -156,6 +159,25 @@ sanity:
 	cd $(ROOT) && $(VENV)/bin/ansible-galaxy collection build --output-path "$$tmp/build" && \
 	$(VENV)/bin/ansible-galaxy collection install --no-deps -p "$$tmp/collections" "$$tmp"/build/rentstack-cloud-*.tar.gz && \
 	cd "$$tmp/collections/ansible_collections/rentstack/cloud" && $(VENV)/bin/ansible-test sanity $(SANITY_ARGS)
+
+# The per-role molecule scenarios: a directory molecule/<role> with a molecule.yml, for a role of roles/ (shared
+# settings in .config/molecule/config.yml, one create/destroy in molecule/shared). Each `molecule test` creates
+# its container rentstack-mol-<role> from the lab image, converges the role twice (idempotence), verifies it and
+# destroys the container, also when a step failed. One scenario at a time (2-core machine); all run even when
+# one fails, then the target fails naming them.
+MOLECULE_SCENARIOS := $(sort $(filter $(notdir $(wildcard $(ROOT)/roles/*)),$(notdir $(patsubst %/molecule.yml,%,$(wildcard $(ROOT)/molecule/*/molecule.yml)))))
+
+molecule: venv
+	@failed=""; cd $(ROOT) && for s in $(MOLECULE_SCENARIOS); do \
+	  start=$$(date +%s); \
+	  if $(VENV)/bin/molecule test -s "$$s"; then result=passed; else result=FAILED; failed="$$failed $$s"; fi; \
+	  echo "molecule: $$s $$result in $$(( $$(date +%s) - start )) s"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "molecule: failed:$$failed"; exit 1; fi
+
+molecule-%: venv
+	@test -f "$(ROOT)/molecule/$*/molecule.yml" || { echo "molecule: no scenario molecule/$*; there are: $(MOLECULE_SCENARIOS)"; exit 1; }
+	cd $(ROOT) && $(VENV)/bin/molecule test -s $*
 
 bench: venv
 	cd $(ROOT) && $(VENV)/bin/python bench/deploy.py --cache warm

@@ -91,7 +91,7 @@ def test_holds_no_secrets_venv_or_local_state(members: dict[str, bytes]) -> None
     leaked = [m for m, data in members.items() if MARKER.encode() in data]
     assert not leaked, f"planted files in the artifact: {leaked}"
     forbidden = (".venv/", ".cache/", ".ci/", "inventory/", "bench/", "reports/", "tests/output/", "tests/integration/",
-                 "tests/unit/", "tests/lint/", ".git/")
+                 "tests/unit/", "tests/lint/", ".git/", "molecule/", ".config/")
     bad = [m for m in members if m.startswith(forbidden) or m.endswith((".pyc", "secrets.yml")) or "__pycache__" in m]
     assert not bad, bad
 
