@@ -80,4 +80,3 @@ def idle_cpu_percent(stat_before: str, stat_after: str, seconds: float, hz: int 
         return int(fields[3]) + int(fields[4])  # idle + iowait, in USER_HZ ticks
 
     return round(100.0 * (idle(stat_after) - idle(stat_before)) / (seconds * hz), 1)
-
