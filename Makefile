@@ -196,6 +196,10 @@ EE_CONTEXT := $(ROOT)/.cache/ee/context
 EE_ROOTFS_PACKAGES := python3,python3-pip,python3-venv,ca-certificates
 EE_MIRROR ?= http://deb.debian.org/debian
 EE_APT_CACHE ?= /var/cache/rentstack-lab/apt-archives
+# The builds' RUN steps see the control machine's CA bundle: pip inside them reaches the package index through
+# whatever TLS interception the machine's network does (this test machine's mirror presents its own CA, which
+# Debian's bundle in the image lacks). pip >= 24.2 verifies against the system store (truststore).
+EE_BUILD_ARGS ?= $(if $(wildcard /etc/ssl/certs/ca-certificates.crt),--volume /etc/ssl/certs/ca-certificates.crt:/etc/ssl/certs/ca-certificates.crt:ro)
 
 ee-context: venv
 	rm -rf "$(EE_CONTEXT)" && cd $(ROOT) && $(VENV)/bin/ansible-builder create -f execution-environment.yml \
@@ -206,8 +210,8 @@ ee-base: deps
 	  tmp="$$(mktemp -d /tmp/rentstack-ee-rootfs.XXXXXX)"; trap 'rm -rf "$$tmp"' EXIT; mkdir -p "$(EE_APT_CACHE)"; \
 	  debootstrap --variant=minbase --include=$(EE_ROOTFS_PACKAGES) --cache-dir="$(EE_APT_CACHE)" trixie "$$tmp/rootfs" "$(EE_MIRROR)" && \
 	  tar -C "$$tmp/rootfs" -c . | podman import - localhost/rentstack-ee-rootfs:trixie; }
-	podman build -f $(ROOT)/ee/Containerfile.base -t localhost/rentstack-ee-base:trixie $(ROOT)/ee
+	podman build $(EE_BUILD_ARGS) -f $(ROOT)/ee/Containerfile.base -t localhost/rentstack-ee-base:trixie $(ROOT)/ee
 
 ee: ee-base ee-context
-	podman build -f "$(EE_CONTEXT)/Containerfile" -t localhost/rentstack-ee:latest "$(EE_CONTEXT)"
+	podman build $(EE_BUILD_ARGS) -f "$(EE_CONTEXT)/Containerfile" -t localhost/rentstack-ee:latest "$(EE_CONTEXT)"
 
