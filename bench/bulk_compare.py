@@ -19,10 +19,12 @@ machine's cores that were busy, the CPU the method's own commands used (the clie
 that used most (bench/cpu_sample.py). From these the ratios add each method's CPU floor: the cloud's CPU for
 the create (busy time minus the client's) spread over all cores, the shortest time any client could reach for
 that work on this machine, as a share of the serial loop's time. ``--concurrency 5,10,20`` runs our method
-once per value of builds in flight.
+once per value of builds in flight; ``--multi-create on,off`` once with the engine's multi-create requests and once
+with one create per server (vms_multi_create).
 Needs the deployed lab with tenants.yml and flavors.yml applied (project vm100, its quotas and flavor).
 
-    .venv/bin/python bench/bulk_compare.py [--count 100] [--methods a,b] [--concurrency 5,10,20] [--rounds 3]
+    .venv/bin/python bench/bulk_compare.py [--count 100] [--methods a,b] [--concurrency 5,10,20] [--multi-create on,off]
+        [--rounds 3]
 """
 
 from __future__ import annotations
@@ -53,10 +55,11 @@ CPU_INTERVAL = 10.0
 class Bench:
     """One benchmark run: a cloud entry scoped to the project for the CLI methods, and the result rows."""
 
-    def __init__(self, count: int, timeout: int, concurrency: list[int]) -> None:
+    def __init__(self, count: int, timeout: int, concurrency: list[int], multi_create: list[bool]) -> None:
         self.count = count
         self.timeout = timeout
         self.concurrency = concurrency
+        self.multi_create = multi_create
         self.conn = connect(PROJECT)
         self.project_id = self.conn.current_project_id
         self.tmp = Path(tempfile.mkdtemp(prefix="rentstack-bench-"))
@@ -158,19 +161,24 @@ class Bench:
     # -- the four methods --------------------------------------------------------------------------
 
     def rentstack_servers(self) -> list[dict[str, Any]]:
-        """One row per --concurrency value (builds in flight, the playbooks' vms_concurrency)."""
+        """One row per --concurrency value (builds in flight, the playbooks' vms_concurrency) and --multi-create
+        value (vms_multi_create)."""
         request = self.tmp / "request.yml"
         request.write_text(yaml.safe_dump({"rental_request": {
             "requester": "bench", "project": PROJECT, "menu": FLAVOR, "os": IMAGE,
             "count": self.count, "prefix": "bench-rs", "floating_ip": False}}))
         rows = []
         for value in self.concurrency:
-            extra = ["-e", f"@{request}", "-e", f"vms_concurrency={value}"]
-            row = self.measure(
-                "rentstack_servers" if len(self.concurrency) == 1 else f"rentstack_servers (concurrency {value})",
-                "bench-rs", ["ansible-playbook", "playbooks/vms_create.yml", *extra],
-                lambda extra=extra: ["ansible-playbook", "playbooks/vms_delete.yml", *extra])
-            rows.append({**row, "concurrency": value})
+            for multi in self.multi_create:
+                extra = ["-e", f"@{request}", "-e", f"vms_concurrency={value}",
+                         "-e", f"vms_multi_create={str(multi).lower()}"]
+                labels = ([f"concurrency {value}"] if len(self.concurrency) > 1 else []) + \
+                    ([f"multi-create {'on' if multi else 'off'}"] if len(self.multi_create) > 1 else [])
+                row = self.measure(
+                    "rentstack_servers" + (f" ({', '.join(labels)})" if labels else ""),
+                    "bench-rs", ["ansible-playbook", "playbooks/vms_create.yml", *extra],
+                    lambda extra=extra: ["ansible-playbook", "playbooks/vms_delete.yml", *extra])
+                rows.append({**row, "concurrency": value, "multi_create": multi})
         return rows
 
     def osc_serial_loop(self) -> list[dict[str, Any]]:
@@ -255,6 +263,14 @@ def concurrency_list(text: str) -> list[int]:
     return values
 
 
+def on_off_list(text: str) -> list[bool]:
+    """argparse type: comma-separated on/off values."""
+    values = [v.strip().lower() for v in text.split(",")]
+    if not values or any(v not in ("on", "off") for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: give on, off or on,off")
+    return [v == "on" for v in values]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=100)
@@ -263,12 +279,15 @@ def main() -> None:
     parser.add_argument("--concurrency", type=concurrency_list, default=[20],
                         help="builds in flight for rentstack_servers (vms_concurrency), e.g. 5,10,20: "
                              "one row per value (default 20, the playbooks' default)")
+    parser.add_argument("--multi-create", type=on_off_list, default=[True],
+                        help="rentstack_servers with the engine's multi-create requests (on, the default), one create "
+                             "per server (off), or both (on,off): one row per value")
     parser.add_argument("--rounds", type=int, default=1,
                         help="run the methods this many times, in turn (round 1: each method, round 2: ...)")
     args = parser.parse_args()
     if args.rounds < 1:
         raise SystemExit("--rounds must be at least 1")
-    bench = Bench(args.count, args.timeout, args.concurrency)
+    bench = Bench(args.count, args.timeout, args.concurrency, args.multi_create)
     bench.check_empty()
     methods = args.methods.split(",")
     unknown = [m for m in methods if m not in METHODS]

@@ -33,8 +33,64 @@ def expand_names(prefix: str | None, count: int | None, names: list[str] | None,
         raise ValueError("give either names, or prefix and count")
     if count is None or count < 0:
         raise ValueError(f"count must be 0 or more, got {count}")
-    width = max(width, len(str(count)))
+    width = set_width(count, width)
     return [f"{prefix}-{i:0{width}d}" for i in range(1, count + 1)]
+
+
+def set_width(count: int, width: int = 3) -> int:
+    """Digits of the number in the names of a set of `count` servers (at least `width`)."""
+    return max(width, len(str(count)))
+
+
+# Metadata a multi-create request stamps on its servers: the name it gave Nova and the set index of its first
+# server. Nova names the servers of one request `<name>-1` .. `<name>-<n>` (hard-coded since the Rocky release;
+# nova/compute/api.py _populate_instance_names), which are not the set's names; every run maps them back with
+# canonical_server() and the creating run renames them.
+MULTI_NAME_KEY = "rentstack_multi_name"
+MULTI_FIRST_KEY = "rentstack_multi_first"
+
+
+def multi_batches(names: list[str], all_names: list[str]) -> list[list[str]]:
+    """`names` (some of the set's `all_names`) split into runs of consecutive set positions, in set order: each run
+    of two or more can be one Nova multi-create request."""
+    pos = {n: i for i, n in enumerate(all_names)}
+    runs: list[list[str]] = []
+    for name in sorted(names, key=lambda n: pos[n]):
+        if runs and pos[runs[-1][-1]] + 1 == pos[name]:
+            runs[-1].append(name)
+        else:
+            runs.append([name])
+    return runs
+
+
+def multi_request_name(prefix: str, first: int, last: int, width: int) -> str:
+    """The name a multi-create of set positions first..last (1-based) gives Nova: `<prefix>-<first>-<last>`, so
+    Nova's `-<i>` suffixes cannot be mistaken for the set's own names."""
+    return f"{prefix}-{first:0{width}d}-{last:0{width}d}"
+
+
+def canonical_server(srv: dict[str, Any], prefix: str | None, width: int, set_tag: str) -> dict[str, Any] | None:
+    """A server of the set still named as its multi-create request left it, seen under its set name: a copy with
+    `name` (and `hostname`, when it ends as Nova derived it) rewritten and `nova_name` holding the name it has.
+    None for every other server (one named already, one of another set, one made by a single create)."""
+    meta = srv.get("metadata") or {}
+    base = meta.get(MULTI_NAME_KEY)
+    if not prefix or meta.get("rentstack_set") != set_tag or not base or not srv.get("name", "").startswith(base + "-"):
+        return None
+    suffix = srv["name"][len(base) + 1:]
+    try:
+        first = int(meta.get(MULTI_FIRST_KEY, ""))
+    except ValueError:
+        return None
+    if not suffix.isdigit() or suffix.startswith("0"):
+        return None
+    name = f"{prefix}-{first + int(suffix) - 1:0{width}d}"
+    out = dict(srv, name=name, nova_name=srv["name"])
+    hostname = srv.get("hostname") or ""
+    tail = base[len(prefix):] + "-" + suffix  # Nova's hostname is sanitize(base) + "-<i>"
+    if hostname.lower().endswith(tail.lower()):
+        out["hostname"] = hostname[:-len(tail)] + name[len(prefix):]
+    return out
 
 
 GONE = {"DELETED", "SOFT_DELETED"}

@@ -16,12 +16,14 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_requ
 # Imported at the top, not inside the functions that use them: module_utils finders (Ansible's and
 # mitogen's) must see every import to ship the file with the module.
 try:  # from the checkout: ansible.cfg's module_utils = plugins/module_utils (docs/collection.md)
-    from ansible.module_utils.rentstack_bulk import expand_names, placement_fit, quota_shortfalls, reconcile
+    from ansible.module_utils.rentstack_bulk import (SET_TAG_PREFIX, canonical_server, expand_names, placement_fit,
+                                                     quota_shortfalls, reconcile, set_width)
     from ansible.module_utils.rentstack_engine import (FALLBACK_MICROVERSION, Limits, RetryPolicy, ServerLister, describe, fault_kind,
                                                        read_quotas, utc_stamp)
     from ansible.module_utils.rentstack_resources import flavor_disk_gb, placement_providers, raw_servers_listing
 except ImportError:  # from the installed collection rentstack.cloud
-    from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_bulk import expand_names, placement_fit, quota_shortfalls, reconcile
+    from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_bulk import (SET_TAG_PREFIX, canonical_server, expand_names,
+                                                                                         placement_fit, quota_shortfalls, reconcile, set_width)
     from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_engine import (FALLBACK_MICROVERSION, Limits, RetryPolicy, ServerLister,
                                                                                            describe, fault_kind, read_quotas, utc_stamp)
     from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_resources import flavor_disk_gb, placement_providers, raw_servers_listing
@@ -205,6 +207,11 @@ class ServerSetModule(RentstackModule):
                                       self.params["name_width"])
         except ValueError as exc:
             self.fail(str(exc))
+        # The set's identity, stamped on its servers (metadata rentstack_set) and its floating IPs.
+        self.set_tag = SET_TAG_PREFIX + (self.params["prefix"] or "names:" + ",".join(self.names)[:200])
+        # Servers of the set that still carry the name their multi-create request left them: id -> (set name,
+        # hostname); filled by every listing (canonical()), emptied by the listing that shows them renamed.
+        self.renames: dict[str, tuple[str, str | None]] = {}
 
     def progress(self, msg: str) -> None:
         line = f"[{time.monotonic() - self.started:6.1f}s] {msg}"
@@ -261,20 +268,39 @@ class ServerSetModule(RentstackModule):
             if self.params["prefix"]:
                 query["name"] = "^" + re.escape(self.params["prefix"]) + "-"
             self._lister = ServerLister(
-                lambda q: [s.to_dict(computed=False) for s in self.project_conn.compute.servers(details=True, **q)],
-                lambda q: raw_servers_listing(self.project_conn.compute, q, FALLBACK_MICROVERSION),
+                lambda q: self.canonical([s.to_dict(computed=False)
+                                          for s in self.project_conn.compute.servers(details=True, **q)]),
+                lambda q: self.canonical(raw_servers_listing(self.project_conn.compute, q, FALLBACK_MICROVERSION)),
                 query, self.retry, self.params["full_list_every"], self.progress)
         return self._lister
 
-    def list_set(self, poll: bool = False, expect: dict[str, str] | None = None) -> tuple[dict[str, dict], list[dict]]:
+    def canonical(self, rows: list[dict]) -> list[dict]:
+        """A listing with each server a multi-create made under its set name (rentstack_bulk.canonical_server), so
+        every run, of any module, sees one set whatever stage the renames are at; the ones to rename are noted."""
+        out = []
+        width = set_width(self.params["count"] or 0, self.params["name_width"])
+        for row in rows:
+            seen = canonical_server(row, self.params["prefix"], width, self.set_tag)
+            if seen is None:
+                self.renames.pop(row.get("id"), None)
+                out.append(row)
+            else:
+                if row.get("status") not in ("DELETED", "SOFT_DELETED"):
+                    self.renames[row["id"]] = (seen["name"], seen.get("hostname"))
+                out.append(seen)
+        return out
+
+    def list_set(self, poll: bool = False, expect: dict[str, str] | None = None, full: bool = False
+                 ) -> tuple[dict[str, dict], list[dict]]:
         """The set's servers by name (one each, by reconcile()'s rule) and the extra ones (duplicates of a name,
         servers listed as DELETED). poll=True asks only for what changed since the previous poll; when a server
         in `expect` ({name: id}) is then missing, the set is listed in full before it is taken as gone (a
-        changes-since poll misses servers when this machine's clock is ahead of the cloud's)."""
+        changes-since poll misses servers when this machine's clock is ahead of the cloud's). full=True makes the
+        poll a full listing."""
 
         if not poll:
             return reconcile(self.lister.list(), self.names)
-        keep, extra = reconcile(self.lister.poll(), self.names)
+        keep, extra = reconcile(self.lister.poll(full=full), self.names)
         if expect and any(sid not in self.lister.known for sid in expect.values()):
             keep, extra = reconcile(self.lister.poll(full=True), self.names)
         return keep, extra

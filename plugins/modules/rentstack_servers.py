@@ -16,7 +16,9 @@ description:
     floating IPs) and the free Placement capacity for the flavor; a request
     that cannot fit fails with the numbers and creates nothing.
   - Creation keeps at most I(concurrency) servers building at once, issues
-    requests without a blocking wait per server, follows every server with
+    requests without a blocking wait per server (with I(multi_create), one
+    Nova multi-create request for each run of consecutive names of a
+    C(prefix) set, so Nova schedules them together), follows every server with
     one server listing per poll (only the servers changed since the previous
     poll, with C(changes-since); a full listing every I(full_list_every)
     polls), and deletes and rebuilds servers that end in ERROR, vanish, or
@@ -106,6 +108,25 @@ options:
     description: Check free Placement capacity before creating.
     type: bool
     default: true
+  multi_create:
+    description:
+      - Create consecutive names of a I(prefix) set that are first built (no
+        earlier attempt) with one Nova multi-create request
+        (C(min_count)=C(max_count)) per run of names, at most I(concurrency)
+        long. That is one API request and one scheduling pass for up to
+        I(concurrency) servers, where single creates cost one each
+        (bench/bulk_compare.py measures the difference).
+      - Nova names the servers of such a request C(<name>-1) ..
+        C(<name>-<n>); the request is named C(<prefix>-<first>-<last>) and
+        stamps C(rentstack_multi_name)/C(rentstack_multi_first) in the
+        servers' metadata, so every run sees them under their set names, and
+        this run renames them (name and, from compute microversion 2.90, the
+        hostname) as soon as they are listed.
+      - A refused request (quota taken by a concurrent run, any error) is
+        not retried as a multi-create; its names are created one by one.
+        Rebuilds are always single creates. Ignored with I(names).
+    type: bool
+    default: true
 author: rentstack (!UNKNOWN)
 extends_documentation_fragment:
   - rentstack.cloud.cloud
@@ -191,15 +212,20 @@ from concurrent.futures import Future, ThreadPoolExecutor  # noqa: E402
 from typing import Any  # noqa: E402
 
 try:  # from the checkout: ansible.cfg's module_utils = plugins/module_utils (docs/collection.md)
-    from ansible.module_utils.rentstack_bulk import (SET_TAG_PREFIX, Build, addresses, fault_message, heal_reason, next_action, plan_present,
-                                                     summarize)
+    from ansible.module_utils.rentstack_bulk import (MULTI_FIRST_KEY, MULTI_NAME_KEY, Build, addresses, fault_message, heal_reason,
+                                                     multi_batches, multi_request_name, next_action, plan_present, set_width, summarize)
     from ansible.module_utils.rentstack_engine import BulkLoop, describe, http_status
     from ansible.module_utils.rentstack_openstack import ServerSetModule
 except ImportError:  # from the installed collection rentstack.cloud
-    from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_bulk import (SET_TAG_PREFIX, Build, addresses, fault_message,
-                                                                                         heal_reason, next_action, plan_present, summarize)
+    from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_bulk import (MULTI_FIRST_KEY, MULTI_NAME_KEY, Build, addresses,
+                                                                                         fault_message, heal_reason, multi_batches,
+                                                                                         multi_request_name, next_action, plan_present, set_width,
+                                                                                         summarize)
     from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_engine import BulkLoop, describe, http_status
     from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_openstack import ServerSetModule
+
+# Seconds before a server listed under its multi-create name is renamed again (the first rename raced Nova).
+RENAME_AGAIN_SECONDS = 30
 
 
 class CreateJob:
@@ -229,9 +255,33 @@ class CreateJob:
                 return found["id"]
         return self.m.create_request(name, self.res)
 
+    def launch_multi(self, names: list[str]) -> dict[str, str]:
+        """Runs of consecutive names built for the first time, each one multi-create request; {} for the names
+        left to single creates. After a refused request no more are tried in this run."""
+        out: dict[str, str] = {}
+        fresh = [n for n in names if self.builds[n].attempts == 0 and n not in self.unsure]
+        for batch in multi_batches(fresh, self.m.names):
+            if len(batch) < 2 or not self.m.multi_ok:
+                continue
+            try:
+                self.m.create_multi(batch, self.res)
+            except Exception as exc:  # noqa: BLE001 - the names are created one by one instead
+                self.m.multi_ok = False
+                self.m.progress(f"multi-create of {batch[0]} .. {batch[-1]} refused ({describe(exc)}): "
+                                "creating the set's servers one by one")
+                continue
+            self.m.progress(f"requested {batch[0]} .. {batch[-1]} ({len(batch)} servers) in one multi-create")
+            for name in batch:
+                b = self.builds[name]
+                b.attempts += 1
+                b.seen_building = b.server_id = None  # found by name in the next (full) listing
+                out[name] = "flight"
+            self.created += len(batch)
+        return out
+
     def launch(self, names: list[str]) -> dict[str, str]:
-        futures = {name: self.pool.submit(self._create, name) for name in names}
-        out = {}
+        out = self.launch_multi(names) if self.m.multi_ok else {}
+        futures = {name: self.pool.submit(self._create, name) for name in names if name not in out}
         for name, fut in futures.items():
             b = self.builds[name]
             b.attempts += 1
@@ -249,8 +299,10 @@ class CreateJob:
 
     def settle(self, names: list[str]) -> dict[str, str]:
         expect = {n: self.builds[n].server_id for n in names if self.builds[n].server_id}
-        current, extra = self.m.list_set(poll=True, expect=expect)
+        # A multi-create's servers are not known by ID yet: a full listing finds them by name.
+        current, extra = self.m.list_set(poll=True, expect=expect, full=len(expect) < len(names))
         self.m.heal(extra)
+        self.m.rename_pending()
         now = time.monotonic()
         decisions: dict[str, str] = {}
         retry_ids = []
@@ -290,7 +342,7 @@ class CreateJob:
                 f"queued {counts['queued']}, failed {counts['failed']}, retried {counts['retried']}" + fips)
 
     def sent(self, queued: int, in_flight: int) -> str:
-        return f"{self.created} create requests sent, {queued} not sent, {in_flight} servers still building"
+        return f"{self.created} servers requested, {queued} not yet, {in_flight} servers still building"
 
 
 class ServersModule(ServerSetModule):
@@ -309,13 +361,10 @@ class ServersModule(ServerSetModule):
         "host": {"type": "str"},
         "api_workers": {"type": "int", "default": 8},
         "check_capacity": {"type": "bool", "default": True},
+        "multi_create": {"type": "bool", "default": True},
     }
     module_kwargs = {"required_if": [("floating_ip", True, ("floating_network",))]}
     positive_options = ServerSetModule.positive_options + ("api_workers",)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.set_tag = SET_TAG_PREFIX + (self.params["prefix"] or "names:" + ",".join(self.names)[:200])
 
     def find_one(self, kind: str, finder: Any, value: str) -> Any:
         try:
@@ -343,16 +392,15 @@ class ServersModule(ServerSetModule):
         return res
 
     # ------------------------------------------------------------ present
-    def create_request(self, name: str, res: dict[str, Any]) -> str:
-        """One create, retried on transient faults; before each retry the name is looked up, so a create whose
-        answer was lost (it may have reached Nova) is followed, not sent again."""
+    def create_attrs(self, name: str, res: dict[str, Any], **metadata: str) -> dict[str, Any]:
+        """The body of a create request (one server, or a multi-create with min/max_count added)."""
         p = self.params
         attrs: dict[str, Any] = {
             "name": name,
             "flavor_id": res["flavor"].id,
             "image_id": res["image"].id,
             "networks": [{"uuid": n.id} for n in res["networks"]] or "auto",
-            "metadata": dict(p["metadata"], rentstack_set=self.set_tag, rentstack_run=self.run_id),
+            "metadata": dict(p["metadata"], rentstack_set=self.set_tag, rentstack_run=self.run_id, **metadata),
         }
         if p["key_name"]:
             attrs["key_name"] = p["key_name"]
@@ -364,9 +412,65 @@ class ServersModule(ServerSetModule):
             attrs["availability_zone"] = f"{p['availability_zone'] or 'nova'}:{p['host']}"
         elif p["availability_zone"]:
             attrs["availability_zone"] = p["availability_zone"]
+        return attrs
+
+    def create_request(self, name: str, res: dict[str, Any]) -> str:
+        """One create, retried on transient faults; before each retry the name is looked up, so a create whose
+        answer was lost (it may have reached Nova) is followed, not sent again."""
+        attrs = self.create_attrs(name, res)
         found = self.retry.call(lambda: {"id": self.project_conn.compute.create_server(**attrs).id},
                                 f"creating {name}", before_retry=lambda: self.lookup(name))
         return found["id"]
+
+    def create_multi(self, names: list[str], res: dict[str, Any]) -> None:
+        """One Nova multi-create for consecutive names of the set, retried on transient faults; before each retry
+        the set is listed for this request's servers, so a request whose answer was lost is not sent twice."""
+        first = self.names.index(names[0]) + 1
+        base = multi_request_name(self.params["prefix"], first, first + len(names) - 1,
+                                  set_width(self.params["count"], self.params["name_width"]))
+        attrs = self.create_attrs(base, res, **{MULTI_NAME_KEY: base, MULTI_FIRST_KEY: str(first)})
+        attrs.update(min_count=len(names), max_count=len(names))
+
+        def landed() -> bool | None:
+            mine = [s for s in self.lister.list() if (s.get("metadata") or {}).get(MULTI_NAME_KEY) == base
+                    and s["metadata"].get("rentstack_run") == self.run_id]
+            return True if mine else None
+
+        self.retry.call(lambda: bool(self.project_conn.compute.create_server(**attrs)),
+                        f"creating {names[0]} .. {names[-1]} (multi-create)", before_retry=landed)
+
+    def rename_pending(self) -> None:
+        """Give the set's servers that still carry their multi-create names the set's names (and hostnames), at
+        most once per RENAME_AGAIN_SECONDS each: a rename that raced Nova's scheduling (it updates the build
+        request the conductor may already have read) shows in a later listing and is made again."""
+        now = time.monotonic()
+        todo = sorted((sid, name, host) for sid, (name, host) in self.renames.items()
+                      if sid not in self.deleting and now - self.renamed_at.get(sid, -RENAME_AGAIN_SECONDS) >= RENAME_AGAIN_SECONDS)
+        if not todo:
+            return
+
+        def rename(item: tuple[str, str, str | None]) -> bool:
+            sid, name, host = item
+            self.renamed_at[sid] = time.monotonic()
+            while True:
+                attrs = {"name": name, **({"hostname": host} if host and self.rename_hostnames else {})}
+                try:
+                    self.retry.call(lambda a=attrs: self.project_conn.compute.update_server(sid, **a), f"renaming {name}")
+                    return True
+                except Exception as exc:  # noqa: BLE001 - a rename that fails is made again after a later listing
+                    if "hostname" in attrs and http_status(exc) == 400:
+                        if self.rename_hostnames:  # a cloud before compute microversion 2.90: the name only
+                            self.rename_hostnames = False
+                            self.progress(f"renaming {name}: the cloud refuses hostname updates ({describe(exc)}); "
+                                          "renaming servers only")
+                        continue
+                    if http_status(exc) != 404:  # 404: deleted meanwhile
+                        self.progress(f"renaming {name}: {describe(exc)}; tried again after a later listing")
+                    return False
+
+        with ThreadPoolExecutor(max_workers=self.params["api_workers"]) as pool:
+            renamed = sum(pool.map(rename, todo))
+        self.progress(f"renamed {renamed} of {len(todo)} servers from their multi-create names to the set's")
 
     def delete_ids(self, ids: list[str]) -> None:
         ids = [i for i in ids if i not in self.deleting]
@@ -408,6 +512,8 @@ class ServersModule(ServerSetModule):
         self.progress(f"set {self.set_tag}: {len(self.names)} servers, {len(plan.keep)} ready, "
                       f"{len(plan.create)} to create, {len(plan.replace)} in ERROR to rebuild, {len(plan.wait)} building"
                       + (f", {len(extra)} extra to delete" if extra else ""))
+        if self.renames and not self.ansible.check_mode:
+            self.rename_pending()  # left by an earlier run that stopped before its renames
         for name in plan.wait:
             run = (existing[name].get("metadata") or {}).get("rentstack_run")
             if run and run != self.run_id:
@@ -462,6 +568,7 @@ class ServersModule(ServerSetModule):
         try:
             final, extra = self.list_set()
             self.heal(extra)
+            self.rename_pending()
             if self.lister.listing_bug:
                 self.lister.reprobe()
             if self.params["floating_ip"]:
@@ -473,7 +580,7 @@ class ServersModule(ServerSetModule):
         records = [self.record(n, final.get(n), builds[n], floating) for n in self.names]
         summary = summarize(records, len(self.names), job.created, job.rebuilt, time.monotonic() - self.started)
         self.progress(f"done: {summary['active']}/{len(self.names)} active, {summary['failed']} failed, "
-                      f"{job.created} create requests in {summary['elapsed_seconds']}s")
+                      f"{job.created} servers requested in {summary['elapsed_seconds']}s")
         result = {"changed": job.created > 0 or healed_before or bool(self.healed), "plan": result_plan,
                   "servers": records, "summary": summary, "healed": self.healed,
                   "waited_for": sorted(self.waited_for)}
@@ -648,6 +755,9 @@ class ServersModule(ServerSetModule):
         self.waited_for: set[str] = set()
         self.deleting: set[str] = set()
         self.kept = 0
+        self.renamed_at: dict[str, float] = {}
+        self.rename_hostnames = True
+        self.multi_ok = bool(self.params["multi_create"] and self.params["prefix"])
         result = self.present() if self.params["state"] == "present" else self.absent()
         result.setdefault("healed", self.healed)
         result.update(self.engine_facts())

@@ -63,6 +63,9 @@ class FakeCompute:
     def delete_server(self, server_id: str, ignore_missing: bool = True) -> None:
         self.cloud.delete(server_id)
 
+    def update_server(self, server_id: str, **attrs: Any) -> SimpleNamespace:
+        return self.cloud.update(server_id, attrs)
+
 
 class FakeCloud:
     """Nova and Neutron of one project. Each listing is one tick: a BUILD server goes ACTIVE `build_ticks`
@@ -83,6 +86,9 @@ class FakeCloud:
         self.ports: dict[str, SimpleNamespace] = {}
         self.fips: dict[str, SimpleNamespace] = {}
         self.invalidated = 0
+        self.quota_left: int | None = None  # instances a multi-create may still ask for (None: no limit)
+        self.no_hostname_updates = False  # a cloud before compute microversion 2.90
+        self.fail_build: set[str] = set()  # names (as Nova gives them) of multi-created servers that end in ERROR
         self.current_project_id = "p1"
         self.compute = FakeCompute(self)
         self.network = SimpleNamespace(ports=self.list_ports, ips=self.list_ips, create_ip=self.create_ip,
@@ -105,19 +111,24 @@ class FakeCloud:
         return stamp(self.clock)
 
     # ---- Nova
-    def add_server(self, name: str, status: str = "ACTIVE", run: str | None = None, **extra: Any) -> str:
+    def add_server(self, name: str, status: str = "ACTIVE", run: str | None = None, metadata: dict | None = None,
+                   **extra: Any) -> str:
         with self.lock:
             sid = f"{next(self.ids):08d}-0000-4000-8000-000000000000"
             now = self._now()
             self.raw[sid] = {"id": sid, "name": name, "status": status, "created": now, "updated": now,
                              "OS-EXT-STS:task_state": None, "OS-EXT-SRV-ATTR:host": "cmp1",
-                             "metadata": {"rentstack_run": run} if run else {}, "addresses": {},
+                             "OS-EXT-SRV-ATTR:hostname": name.lower(),
+                             "metadata": dict(metadata or {}, **({"rentstack_run": run} if run else {})),
+                             "addresses": {},
                              "ready_at": self.ticks + self.build_ticks, "deleted": False, **extra}
             port = SimpleNamespace(id=f"port-{sid}", device_id=sid, device_owner="compute:nova")
             self.ports[port.id] = port
             return sid
 
     def create(self, attrs: dict[str, Any]) -> SimpleNamespace:
+        if attrs.get("max_count", 1) > 1:
+            return self.create_multi(attrs)
         with self.lock:
             self._call("create")
             name = attrs["name"]
@@ -127,6 +138,37 @@ class FakeCloud:
             if name in self.lose_create:
                 self.lose_create.discard(name)
                 raise ConnectFailure("Connection reset by peer after the request was sent")
+            return SimpleNamespace(id=sid)
+
+    def create_multi(self, attrs: dict[str, Any]) -> SimpleNamespace:
+        """Nova's multi-create: min_count = max_count servers named <name>-1 .. <name>-<n> (hostnames likewise), all
+        or none; `quota_left` (when set) refuses a request larger than it with 403, as Nova's quota check does."""
+        with self.lock:
+            self._call("create_multi")
+            n = attrs["max_count"]
+            assert attrs["min_count"] == n
+            if self.quota_left is not None:
+                if n > self.quota_left:
+                    raise http_error(403, f"Quota exceeded for instances: Requested {n}, but already used ...")
+                self.quota_left -= n
+            ids = [self.add_server(f"{attrs['name']}-{i}", "BUILD", metadata=attrs["metadata"],
+                                   fails=f"{attrs['name']}-{i}" in self.fail_build) for i in range(1, n + 1)]
+            if attrs["name"] in self.lose_create:
+                self.lose_create.discard(attrs["name"])
+                raise ConnectFailure("Connection reset by peer after the request was sent")
+            return SimpleNamespace(id=ids[0])
+
+    def update(self, sid: str, attrs: dict[str, Any]) -> SimpleNamespace:
+        with self.lock:
+            self._call("update")
+            srv = self.raw.get(sid)
+            if srv is None or srv["deleted"]:
+                raise http_error(404, f"Instance {sid} could not be found.")
+            if "hostname" in attrs and self.no_hostname_updates:
+                raise http_error(400, "Additional properties are not allowed ('hostname' was unexpected)")
+            srv["name"] = attrs.get("name", srv["name"])
+            srv["OS-EXT-SRV-ATTR:hostname"] = attrs.get("hostname", srv["OS-EXT-SRV-ATTR:hostname"])
+            srv["updated"] = self._now()
             return SimpleNamespace(id=sid)
 
     def delete(self, sid: str) -> None:
@@ -151,7 +193,9 @@ class FakeCloud:
             self.ticks += 1
             for srv in self.raw.values():
                 if srv["status"] == "BUILD" and not srv.get("stuck") and self.ticks >= srv["ready_at"]:
-                    srv.update(status="ACTIVE", updated=self._now())
+                    srv.update(status="ERROR" if srv.get("fails") else "ACTIVE", updated=self._now())
+                    if srv.get("fails"):
+                        srv["fault"] = {"message": "No valid host was found."}
             rows = []
             for srv in self.raw.values():
                 if name and not re.search(name, srv["name"]):
@@ -162,7 +206,7 @@ class FakeCloud:
                 elif srv["deleted"] and not srv.get("listed_after_delete"):
                     continue
                 rows.append({k: v for k, v in srv.items()
-                             if k not in ("ready_at", "deleted", "stuck", "no_request_spec", "listed_after_delete")})
+                             if k not in ("ready_at", "deleted", "stuck", "no_request_spec", "listed_after_delete", "fails")})
             return rows
 
     def live(self) -> list[dict]:
@@ -212,6 +256,7 @@ def servers_module(cloud: FakeCloud, names: list[str], state: str = "present", r
                       availability_zone=None, **params)
     obj.names, obj.set_tag, obj.lines, obj.started = names, "rentstack-set:vm", [], time.monotonic()
     obj.run_id = run
+    obj.renames = {}
     obj._parents = parent_chain()
     obj._conn = obj._pconn = cloud
 

@@ -25,7 +25,10 @@ def load_library(name: str) -> Any:
 
 # The engine's options at their module defaults, with no waiting: what a test harness built with __new__ sets.
 ENGINE_PARAMS = {"max_attempts": 3, "stuck_timeout": 900, "api_retries": 5, "retry_delay": 0.0, "retry_max_delay": 0.0,
-                 "full_list_every": 20, "poll_interval": 0, "timeout": 600, "concurrency": 20, "progress_file": None}
+                 "full_list_every": 20, "poll_interval": 0, "timeout": 600, "concurrency": 20, "progress_file": None,
+                 "count": None, "name_width": 3,
+                 # single creates: the multi-create path has its own tests (test_engine_multi.py)
+                 "multi_create": False}
 
 
 def fast_retry(**kw: Any) -> Any:

@@ -57,6 +57,17 @@ def test_concurrency_list_rejects(text: str, message: str) -> None:
         bulk_compare.concurrency_list(text)
 
 
+@pytest.mark.parametrize(("text", "values"), [("on", [True]), ("off", [False]), ("On, off", [True, False])])
+def test_on_off_list(text: str, values: list[bool]) -> None:
+    assert bulk_compare.on_off_list(text) == values
+
+
+@pytest.mark.parametrize("text", ["yes", "", "on,maybe"])
+def test_on_off_list_rejects(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="give on, off or on,off"):
+        bulk_compare.on_off_list(text)
+
+
 def test_summarize_cpu_floor() -> None:
     # The loop: 500 s with both cores 90 % busy, 100 s of it its own CLI calls: the cloud spent 800 CPU-s, 8 per VM.
     # On 2 cores that work needs at least 400 s: 0.8 of the loop's time whatever the client.

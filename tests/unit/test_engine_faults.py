@@ -177,13 +177,15 @@ def test_attempts_run_out_on_a_stuck_build_and_the_reason_is_reported() -> None:
 
 
 # ---------------------------------------------------------------- concurrent runs
-def test_three_runs_started_together_end_with_one_server_per_name() -> None:
+@pytest.mark.parametrize("multi_create", [False, True], ids=["single-creates", "multi-create"])
+def test_three_runs_started_together_end_with_one_server_per_name(multi_create: bool) -> None:
     cloud = FakeCloud(build_ticks=3)
     names = [f"vm-{i:03d}" for i in range(1, 11)]
     results: dict[str, dict[str, Any]] = {}
 
     def run(run_id: str) -> None:
-        results[run_id] = run_module(servers_module(cloud, names, run=run_id, concurrency=4))
+        results[run_id] = run_module(servers_module(cloud, names, run=run_id, concurrency=4,
+                                                    multi_create=multi_create, count=len(names)))
 
     threads = [threading.Thread(target=run, args=(f"run-{c}",)) for c in "abc"]
     for t in threads:
@@ -195,6 +197,8 @@ def test_three_runs_started_together_end_with_one_server_per_name() -> None:
     for r in results.values():  # every run reports the same, surviving, server per name
         assert {s["name"]: s["id"] for s in r["servers"]} == ids
     assert not [s for s in cloud.live() if s["status"] == "ERROR"]
+    # the multi-create's servers carry their set names and hostnames in the end
+    assert sorted((s["name"], s["OS-EXT-SRV-ATTR:hostname"]) for s in cloud.live()) == [(n, n) for n in names]
 
 
 def test_duplicates_left_by_a_concurrent_run_are_reconciled_and_the_wait_is_named() -> None:
