@@ -439,13 +439,15 @@ class ServersModule(ServerSetModule):
         self.retry.call(lambda: bool(self.project_conn.compute.create_server(**attrs)),
                         f"creating {names[0]} .. {names[-1]} (multi-create)", before_retry=landed)
 
-    def rename_pending(self) -> None:
+    def rename_pending(self, now_or_never: bool = False) -> None:
         """Give the set's servers that still carry their multi-create names the set's names (and hostnames), at
         most once per RENAME_AGAIN_SECONDS each: a rename that raced Nova's scheduling (it updates the build
-        request the conductor may already have read) shows in a later listing and is made again."""
+        request the conductor may already have read) shows in a later listing and is made again. The run's last
+        pass (now_or_never) renames whatever its final listing still shows under a Nova name."""
         now = time.monotonic()
+        wait = 0 if now_or_never else RENAME_AGAIN_SECONDS
         todo = sorted((sid, name, host) for sid, (name, host) in self.renames.items()
-                      if sid not in self.deleting and now - self.renamed_at.get(sid, -RENAME_AGAIN_SECONDS) >= RENAME_AGAIN_SECONDS)
+                      if sid not in self.deleting and now - self.renamed_at.get(sid, -wait) >= wait)
         if not todo:
             return
 
@@ -568,7 +570,7 @@ class ServersModule(ServerSetModule):
         try:
             final, extra = self.list_set()
             self.heal(extra)
-            self.rename_pending()
+            self.rename_pending(now_or_never=True)
             if self.lister.listing_bug:
                 self.lister.reprobe()
             if self.params["floating_ip"]:

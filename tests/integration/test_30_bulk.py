@@ -37,6 +37,16 @@ def test_one_operation_creates_all(created: Result) -> None:
     assert returned["summary"]["active"] == COUNT and returned["request"]["prefix"] == REQUEST["prefix"], returned
     # Progress was shown while it ran, not only at the end.
     assert created.stdout.count("active ") >= 2
+    # The set went to Nova as multi-create requests (vms_multi_create, the default); Nova's `<name>-<i>` names
+    # were replaced by the set's, hostnames too, before the module returned.
+    assert any("in one multi-create" in line for line in result["progress"]), result["progress"]
+    conn = admin()
+    project = conn.identity.find_project(REQUEST["project"])
+    servers = [s for s in conn.compute.servers(all_projects=True, project_id=project.id)
+               if s.name.startswith(REQUEST["prefix"] + "-")]
+    expected = [f"{REQUEST['prefix']}-{i:03d}" for i in range(1, COUNT + 1)]
+    assert sorted(s.name for s in servers) == expected
+    assert sorted(s.hostname for s in servers) == expected
 
 
 def test_rerun_is_unchanged(created: Result, tmp_path: Path) -> None:

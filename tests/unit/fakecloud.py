@@ -88,6 +88,7 @@ class FakeCloud:
         self.invalidated = 0
         self.quota_left: int | None = None  # instances a multi-create may still ask for (None: no limit)
         self.no_hostname_updates = False  # a cloud before compute microversion 2.90
+        self.lose_rename: set[str] = set()  # names whose next rename answers OK but changes nothing
         self.fail_build: set[str] = set()  # names (as Nova gives them) of multi-created servers that end in ERROR
         self.current_project_id = "p1"
         self.compute = FakeCompute(self)
@@ -166,6 +167,9 @@ class FakeCloud:
                 raise http_error(404, f"Instance {sid} could not be found.")
             if "hostname" in attrs and self.no_hostname_updates:
                 raise http_error(400, "Additional properties are not allowed ('hostname' was unexpected)")
+            if srv["name"] in self.lose_rename:  # Nova's race: the build request was updated after the conductor read it
+                self.lose_rename.discard(srv["name"])
+                return SimpleNamespace(id=sid)
             srv["name"] = attrs.get("name", srv["name"])
             srv["OS-EXT-SRV-ATTR:hostname"] = attrs.get("hostname", srv["OS-EXT-SRV-ATTR:hostname"])
             srv["updated"] = self._now()

@@ -148,6 +148,15 @@ def test_a_rerun_renames_what_an_earlier_run_left_and_creates_nothing() -> None:
     assert result["summary"]["created"] == 0
 
 
+def test_a_rename_lost_to_nova_is_made_again() -> None:
+    cloud = FakeCloud(build_ticks=1)
+    cloud.lose_rename = {"vm-001-003-2"}
+    result = run_module(multi(cloud, names_of(3)))
+    assert not result.get("failed"), result.get("msg")
+    assert live_names(cloud) == [(n, n, "ACTIVE") for n in names_of(3)]
+    assert cloud.calls["update"] == 4 and not cloud.lose_rename
+
+
 def test_a_cloud_without_hostname_updates_still_gets_the_names() -> None:
     cloud = FakeCloud()
     cloud.no_hostname_updates = True
