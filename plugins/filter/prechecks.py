@@ -71,6 +71,9 @@ def inventory_errors(site: dict[str, Any], hosts: dict[str, dict[str, Any]], gro
                 "pick an address inside the provider network"
             )
 
+    if "rentstack_selfservice_cidr" in site:
+        errors.extend(_selfservice_errors(site["rentstack_selfservice_cidr"], nets))
+
     seen: dict[str, str] = {}
     for host, hv in sorted(hosts.items()):
         if not _HOSTNAME.match(host):
@@ -94,6 +97,18 @@ def inventory_errors(site: dict[str, Any], hosts: dict[str, dict[str, Any]], gro
                     errors.append(f"hosts {other} and {host} both have rentstack_mgmt_ip = {addr}; give each host its own address")
                 seen[str(addr)] = host
     return errors
+
+
+def _selfservice_errors(value: Any, nets: dict[str, ipaddress.IPv4Network | ipaddress.IPv6Network]) -> list[str]:
+    """The self-service subnet must be a network apart from the site's: guests on it reach the hosts' networks
+    through the router, and an overlap makes those addresses unreachable from the guests (or the guests from the
+    floating IPs)."""
+    net = _network(value)
+    if net is None:
+        return [f"rentstack_selfservice_cidr = {value!r} is not a network in CIDR notation (e.g. 10.89.100.0/24, host "
+                "bits zero); fix it in group_vars/all"]
+    return [f"rentstack_selfservice_cidr = {net} overlaps {name} {other}; pick a self-service range apart from the "
+            "site's networks" for name, other in nets.items() if other.version == net.version and net.overlaps(other)]
 
 
 class FilterModule:

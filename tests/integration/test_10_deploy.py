@@ -103,6 +103,7 @@ def test_service_users_hold_the_service_role(site_first: Result) -> None:
         ({"rentstack_mgmt_cidr": "10.89.10.0"}, "rentstack_mgmt_cidr = '10.89.10.0' is not a network in CIDR notation"),
         ({"rentstack_provider_cidr": "banana"}, "rentstack_provider_cidr = 'banana' is not a network"),
         ({"rentstack_mgmt_cidr": "10.77.0.0/24"}, "is outside rentstack_mgmt_cidr 10.77.0.0/24"),
+        ({"rentstack_selfservice_cidr": "10.89.10.0/25"}, "rentstack_selfservice_cidr = 10.89.10.0/25 overlaps rentstack_mgmt_cidr"),
     ],
 )
 def test_bad_inventory_fails_in_prechecks(lab_up: Result, tmp_path: Path, extravars: dict, expected: str) -> None:

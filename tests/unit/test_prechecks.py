@@ -92,3 +92,19 @@ def test_every_problem_reported_at_once() -> None:
     site = {**SITE, "rentstack_mgmt_cidr": "nope", "rentstack_provider_gateway": "x"}
     errors = inventory_errors(site, HOSTS, {})
     assert len(errors) == 4  # controller, compute, mgmt cidr, gateway
+
+
+def test_selfservice_cidr_apart_from_the_site_networks_passes() -> None:
+    assert inventory_errors({**SITE, "rentstack_selfservice_cidr": "10.0.100.0/24"}, HOSTS, GROUPS) == []
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("10.0.20.128/25", "overlaps rentstack_provider_cidr 10.0.20.0/24"),
+    ("10.0.0.0/16", "overlaps rentstack_mgmt_cidr 10.0.10.0/24"),
+    ("10.0.100.0", "is not a network in CIDR notation"),
+    ("10.0.100.1/24", "is not a network in CIDR notation"),
+])
+def test_selfservice_cidr_overlap_or_typo_is_refused(value: str, expected: str) -> None:
+    errors = inventory_errors({**SITE, "rentstack_selfservice_cidr": value}, HOSTS, GROUPS)
+    assert errors and all("rentstack_selfservice_cidr" in e for e in errors)
+    assert any(expected in e for e in errors), errors
