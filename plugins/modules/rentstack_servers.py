@@ -302,7 +302,7 @@ class CreateJob:
         # A multi-create's servers are not known by ID yet: a full listing finds them by name.
         current, extra = self.m.list_set(poll=True, expect=expect, full=len(expect) < len(names))
         self.m.heal(extra)
-        self.m.rename_pending()
+        self.m.rename_pending(pool=self.pool)
         now = time.monotonic()
         decisions: dict[str, str] = {}
         retry_ids = []
@@ -439,21 +439,23 @@ class ServersModule(ServerSetModule):
         self.retry.call(lambda: bool(self.project_conn.compute.create_server(**attrs)),
                         f"creating {names[0]} .. {names[-1]} (multi-create)", before_retry=landed)
 
-    def rename_pending(self, now_or_never: bool = False) -> None:
+    def rename_pending(self, now_or_never: bool = False, pool: ThreadPoolExecutor | None = None) -> None:
         """Give the set's servers that still carry their multi-create names the set's names (and hostnames), at
         most once per RENAME_AGAIN_SECONDS each: a rename that raced Nova's scheduling (it updates the build
         request the conductor may already have read) shows in a later listing and is made again. The run's last
-        pass (now_or_never) renames whatever its final listing still shows under a Nova name."""
+        pass (now_or_never) renames whatever its final listing still shows under a Nova name. With `pool` (the
+        build loop's) the renames are queued there and not waited for: a poll does not wait on them."""
         now = time.monotonic()
         wait = 0 if now_or_never else RENAME_AGAIN_SECONDS
         todo = sorted((sid, name, host) for sid, (name, host) in self.renames.items()
                       if sid not in self.deleting and now - self.renamed_at.get(sid, -wait) >= wait)
         if not todo:
             return
+        for sid, _name, _host in todo:
+            self.renamed_at[sid] = now
 
         def rename(item: tuple[str, str, str | None]) -> bool:
             sid, name, host = item
-            self.renamed_at[sid] = time.monotonic()
             while True:
                 attrs = {"name": name, **({"hostname": host} if host and self.rename_hostnames else {})}
                 try:
@@ -470,8 +472,13 @@ class ServersModule(ServerSetModule):
                         self.progress(f"renaming {name}: {describe(exc)}; tried again after a later listing")
                     return False
 
-        with ThreadPoolExecutor(max_workers=self.params["api_workers"]) as pool:
-            renamed = sum(pool.map(rename, todo))
+        if pool is not None:
+            for item in todo:
+                pool.submit(rename, item)
+            self.progress(f"renaming {len(todo)} servers from their multi-create names to the set's")
+            return
+        with ThreadPoolExecutor(max_workers=self.params["api_workers"]) as own:
+            renamed = sum(own.map(rename, todo))
         self.progress(f"renamed {renamed} of {len(todo)} servers from their multi-create names to the set's")
 
     def delete_ids(self, ids: list[str]) -> None:
