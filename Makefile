@@ -19,6 +19,8 @@
 #   make molecule-R   the scenario of role R alone, e.g. make molecule-keystone (docs/testing.md)
 #   make bench        the benchmarks, then docs/benchmarks.md (bench/README.md;
 #                     destroys and redeploys the lab: bench/deploy.py)
+#   make ee-test      the image (make ee), then the playbooks through ansible-runner inside it as AWX
+#                     runs them, on the deployed lab (tests/integration/test_ee_runner.py)
 #
 # Set RENTSTACK_DESTRUCTIVE=1 to also run the test that destroys and rebuilds
 # the lab (CI does, see .ci/run); never on a lab other people are using.
@@ -58,7 +60,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 ANSIBLE_PLAYBOOK := $(VENV)/bin/ansible-playbook
 PYTEST := $(VENV)/bin/pytest
 
-.PHONY: help deps apt venv lab lab-destroy demo lint unit integration faults test sanity molecule bench ee-context ee-base ee lab2-test
+.PHONY: help deps apt venv lab lab-destroy demo lint unit integration faults test sanity molecule bench ee-context ee-base ee ee-test lab2-test
 
 help:
 	@sed -n 's/^#   make /  make /p' $(firstword $(MAKEFILE_LIST))
@@ -214,4 +216,10 @@ ee-base: deps
 
 ee: ee-base ee-context
 	podman build $(EE_BUILD_ARGS) -f "$(EE_CONTEXT)/Containerfile" -t localhost/rentstack-ee:latest "$(EE_CONTEXT)"
+
+# ee-test: the playbooks through ansible-runner inside that image, as AWX runs them (site.yml --check and twice,
+# a 2-VM rental with the report; tests/integration/test_ee_runner.py, docs/testing.md). Needs the deployed lab;
+# on a shared lab run it under `flock /tmp/rentstack-lab.lock make ee-test`.
+ee-test: ee
+	cd $(ROOT) && RENTSTACK_EE=1 $(PYTEST) tests/integration/test_ee_runner.py -rA $(PYTEST_ARGS)
 

@@ -158,6 +158,23 @@ def _result(runner: Any) -> Result:
     )
 
 
+def result_from_artifacts(artifact_dir: Path) -> Result:
+    """The Result of a finished run read from its artifacts directory (private_data_dir/artifacts/<ident>), as
+    AWX reads a job: for runs made by the `ansible-runner` command, e.g. inside an execution environment."""
+    events = [json.loads(path.read_text()) for path in (artifact_dir / "job_events").glob("*.json")]
+    events.sort(key=lambda event: event.get("counter", 0))
+    stats = next((e["event_data"] for e in reversed(events) if e.get("event") == "playbook_on_stats"), {})
+    stdout = artifact_dir / "stdout"
+    rc = artifact_dir / "rc"
+    return Result(
+        status=(artifact_dir / "status").read_text().strip() if (artifact_dir / "status").exists() else "unknown",
+        rc=int(rc.read_text().strip()) if rc.exists() else -1,
+        stats={key: value for key, value in stats.items() if isinstance(value, dict) and key != "artifact_data"},
+        stdout=_ANSI.sub("", stdout.read_text(errors="replace")) if stdout.exists() else "",
+        events=events,
+    )
+
+
 def run_playbook(
     playbook: str,
     private_data_dir: Path | None = None,
