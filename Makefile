@@ -17,6 +17,8 @@
 #   make molecule     `molecule test` of every per-role scenario (molecule/<role>), one at a time, each
 #                     in a container rentstack-mol-<role> from the lab image (make lab builds it); root
 #   make molecule-R   the scenario of role R alone, e.g. make molecule-keystone (docs/testing.md)
+#   make molecule-default  the multi-node scenario: site.yml on a controller and a compute host, verify.yml;
+#                     a second cloud, so not in `make molecule`: needs the main lab idle or stopped
 #   make bench        the benchmarks, then docs/benchmarks.md (bench/README.md;
 #                     destroys and redeploys the lab: bench/deploy.py)
 #   make ee-test      the image (make ee), then the playbooks through ansible-runner inside it as AWX
@@ -166,7 +168,8 @@ sanity:
 # settings in .config/molecule/config.yml, one create/destroy in molecule/shared). Each `molecule test` creates
 # its container rentstack-mol-<role> from the lab image, converges the role twice (idempotence), verifies it and
 # destroys the container, also when a step failed. One scenario at a time (2-core machine); all run even when
-# one fails, then the target fails naming them.
+# one fails, then the target fails naming them. molecule/default (not a role's name, so not in this list) deploys
+# the whole cloud onto two instances: only `make molecule-default` runs it (docs/testing.md).
 MOLECULE_SCENARIOS := $(sort $(filter $(notdir $(wildcard $(ROOT)/roles/*)),$(notdir $(patsubst %/molecule.yml,%,$(wildcard $(ROOT)/molecule/*/molecule.yml)))))
 
 molecule: venv

@@ -18,6 +18,18 @@ def lab_address(cidr: str, index: int) -> str:
     return str(net[int(index)])
 
 
+def lab_network_args(networks: list[dict[str, Any]], index: int) -> list[str]:
+    """The `podman run` arguments that attach a host to each network at its index-th address.
+
+    networks: [{name, cidr, interface}], in the order of the host's interfaces. Also used by molecule's
+    create (molecule/shared/create.yml) for a scenario's own networks.
+    """
+    argv: list[str] = []
+    for net in networks:
+        argv += ["--network", f"{net['name']}:ip={lab_address(net['cidr'], index)},interface_name={net['interface']}"]
+    return argv
+
+
 def lab_container_specs(
     hosts: list[str],
     indexes: dict[str, int],
@@ -45,8 +57,7 @@ def lab_container_specs(
             "--volume", f"{settings['state_dir']}/ssh/authorized_keys:/root/.ssh/authorized_keys:ro",
             "--label", f"rentstack.lab={settings['prefix']}",
         ]
-        for net in networks:
-            argv += ["--network", f"{net['name']}:ip={addresses[net['name']]},interface_name={net['interface']}"]
+        argv += lab_network_args(networks, index)
         fingerprint = hashlib.sha256(" ".join(argv + [settings["image"]]).encode()).hexdigest()[:16]
         argv += ["--label", f"rentstack.fingerprint={fingerprint}", settings["image"]]
         specs.append({
@@ -91,5 +102,6 @@ class FilterModule:
         return {
             "lab_address": lab_address,
             "lab_container_specs": lab_container_specs,
+            "lab_network_args": lab_network_args,
             "lab_container_plan": lab_container_plan,
         }

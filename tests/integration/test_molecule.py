@@ -1,5 +1,9 @@
 """`molecule test -s <role>` for every per-role molecule scenario (molecule/<role>/, docs/testing.md "molecule").
 
+The multi-node scenario molecule/default (site.yml on two instances, docs/testing.md "The default scenario")
+deploys a whole second cloud: it is never run from here, only its layout is checked, and that `make molecule`
+leaves it out.
+
 Each scenario creates a container rentstack-mol-<role> from the lab image (`make lab` builds it), converges the
 role with what it needs, converges it again (molecule's idempotence step: nothing may change), runs its verify
 playbook and destroys the container, also after a failure. A few minutes each on the 2-core machine, so they
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -89,3 +94,37 @@ def test_molecule_scenario(scenario: str) -> None:
         _molecule("destroy", "-s", scenario, timeout=300)
     assert proc.returncode == 0, f"molecule test -s {scenario}: exit {proc.returncode}\n{proc.stdout[-12000:]}\n{proc.stderr[-4000:]}"
     assert not left, f"molecule test -s {scenario} passed but left the container {container}"
+
+
+def test_default_scenario_layout() -> None:
+    """molecule/default: a controller and a compute host named rentstack-mol-*, site.yml as the converge."""
+    config = yaml.safe_load((ROOT / "molecule" / "default" / "molecule.yml").read_text())
+    platforms = config["platforms"]
+    assert all(re.fullmatch(r"rentstack-mol-[a-z0-9-]+", p["name"]) for p in platforms), platforms
+    assert sorted(g for p in platforms for g in p["groups"]) == ["compute", "controller"]
+    assert config["provisioner"]["playbooks"]["converge"] == "../../playbooks/site.yml"
+    assert (ROOT / "molecule" / "default" / "verify.yml").is_file()
+    addresses = [p["ip"] for p in platforms] + [p["ip"] for s in SCENARIOS for p in _platforms(s)]
+    assert len(addresses) == len(set(addresses)), addresses
+    assert all(ipaddress.ip_address(p["ip"]) in PODMAN_NETWORK for p in platforms)
+
+
+def test_default_scenario_networks_are_none_of_the_labs() -> None:
+    """Its tunnel and provider networks overlap neither lab's networks (inventory/lab, inventory/lab2) nor podman's."""
+    group_vars = yaml.safe_load((ROOT / "molecule" / "default" / "molecule.yml").read_text())[
+        "provisioner"]["inventory"]["group_vars"]["all"]
+    ours = [ipaddress.ip_network(group_vars[k]) for k in
+            ("rentstack_tunnel_cidr", "rentstack_provider_cidr", "rentstack_selfservice_cidr")]
+    labs = [ipaddress.ip_network(v) for inv in ("lab", "lab2")
+            for k, v in yaml.safe_load((ROOT / "inventory" / inv / "group_vars" / "all" / "lab.yml").read_text()).items()
+            if k.endswith("_cidr")]
+    assert labs and not [(a, b) for a in ours for b in [*labs, PODMAN_NETWORK] if a.overlaps(b)]
+
+
+def test_make_molecule_leaves_the_default_scenario_out() -> None:
+    """`make molecule` runs the per-role scenarios only; `make molecule-default` runs the default one."""
+    dry = subprocess.run(["make", "-n", "molecule"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    loop = re.search(r"for s in ([^;]*);", dry)
+    assert loop and loop.group(1).split() == SCENARIOS and "default" not in SCENARIOS
+    dry = subprocess.run(["make", "-n", "molecule-default"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert "molecule test -s default" in dry

@@ -344,7 +344,18 @@ def test_lab_filters_are_registered() -> None:
         "lab_address": lab.lab_address,
         "lab_container_specs": lab.lab_container_specs,
         "lab_container_plan": lab.lab_container_plan,
+        "lab_network_args": lab.lab_network_args,
     }
+
+
+def test_lab_network_args_attach_at_the_index_th_address_of_each_network() -> None:
+    networks = [{"name": "rentstack-mol-tunnel", "cidr": "10.66.11.0/24", "interface": "eth1"},
+                {"name": "rentstack-mol-provider", "cidr": "10.66.20.0/24", "interface": "eth2"}]
+    assert lab.lab_network_args(networks, "21") == [
+        "--network", "rentstack-mol-tunnel:ip=10.66.11.21,interface_name=eth1",
+        "--network", "rentstack-mol-provider:ip=10.66.20.21,interface_name=eth2",
+    ]
+    assert lab.lab_network_args([], 21) == []
 
 
 # --- fill_secrets ---------------------------------------------------------------
