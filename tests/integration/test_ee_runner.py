@@ -37,7 +37,7 @@ from runner import INVENTORY, REPO, Result, _bounded, lab_settings, result_from_
 pytestmark = pytest.mark.skipif(
     os.environ.get("RENTSTACK_EE") != "1",
     reason="runs site.yml (--check, then twice), a 2-VM rental and the report through ansible-runner inside the "
-           "execution environment image on the deployed lab (20-30 min, and it loads the shared lab): run it with "
+           "execution environment image on the deployed lab (about 4 min with the image built; it loads the shared lab): run it with "
            "`make ee-test` (builds the image, then RENTSTACK_EE=1 pytest tests/integration/test_ee_runner.py), as "
            "root, with the lab deployed")
 
