@@ -16,13 +16,13 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_requ
 # Imported at the top, not inside the functions that use them: module_utils finders (Ansible's and
 # mitogen's) must see every import to ship the file with the module.
 try:  # from the checkout: ansible.cfg's module_utils = plugins/module_utils (docs/collection.md)
-    from ansible.module_utils.rentstack_bulk import (SET_TAG_PREFIX, canonical_server, expand_names, placement_fit,
+    from ansible.module_utils.rentstack_bulk import (GONE, SET_TAG_PREFIX, canonical_server, expand_names, placement_fit,
                                                      quota_shortfalls, reconcile, set_width)
     from ansible.module_utils.rentstack_engine import (FALLBACK_MICROVERSION, Limits, RetryPolicy, ServerLister, describe, fault_kind,
                                                        read_quotas, utc_stamp)
     from ansible.module_utils.rentstack_resources import flavor_disk_gb, placement_providers, raw_servers_listing
 except ImportError:  # from the installed collection rentstack.cloud
-    from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_bulk import (SET_TAG_PREFIX, canonical_server, expand_names,
+    from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_bulk import (GONE, SET_TAG_PREFIX, canonical_server, expand_names,
                                                                                          placement_fit, quota_shortfalls, reconcile, set_width)
     from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_engine import (FALLBACK_MICROVERSION, Limits, RetryPolicy, ServerLister,
                                                                                            describe, fault_kind, read_quotas, utc_stamp)
@@ -274,18 +274,23 @@ class ServerSetModule(RentstackModule):
                 query, self.retry, self.params["full_list_every"], self.progress)
         return self._lister
 
+    @property
+    def name_digits(self) -> int:
+        """Digits of the number in the set's generated names (expand_names' width)."""
+        return set_width(self.params["count"] or 0, self.params["name_width"])
+
     def canonical(self, rows: list[dict]) -> list[dict]:
         """A listing with each server a multi-create made under its set name (rentstack_bulk.canonical_server), so
         every run, of any module, sees one set whatever stage the renames are at; the ones to rename are noted."""
         out = []
-        width = set_width(self.params["count"] or 0, self.params["name_width"])
+        width = self.name_digits
         for row in rows:
             seen = canonical_server(row, self.params["prefix"], width, self.set_tag)
             if seen is None:
                 self.renames.pop(row.get("id"), None)
                 out.append(row)
             else:
-                if row.get("status") not in ("DELETED", "SOFT_DELETED"):
+                if row.get("status") not in GONE:
                     self.renames[row["id"]] = (seen["name"], seen.get("hostname"))
                 out.append(seen)
         return out

@@ -213,13 +213,13 @@ from typing import Any  # noqa: E402
 
 try:  # from the checkout: ansible.cfg's module_utils = plugins/module_utils (docs/collection.md)
     from ansible.module_utils.rentstack_bulk import (MULTI_FIRST_KEY, MULTI_NAME_KEY, Build, addresses, fault_message, heal_reason,
-                                                     multi_batches, multi_request_name, next_action, plan_present, set_width, summarize)
+                                                     multi_batches, multi_request_name, next_action, plan_present, summarize)
     from ansible.module_utils.rentstack_engine import BulkLoop, describe, http_status
     from ansible.module_utils.rentstack_openstack import ServerSetModule
 except ImportError:  # from the installed collection rentstack.cloud
     from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_bulk import (MULTI_FIRST_KEY, MULTI_NAME_KEY, Build, addresses,
                                                                                          fault_message, heal_reason, multi_batches,
-                                                                                         multi_request_name, next_action, plan_present, set_width,
+                                                                                         multi_request_name, next_action, plan_present,
                                                                                          summarize)
     from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_engine import BulkLoop, describe, http_status
     from ansible_collections.rentstack.cloud.plugins.module_utils.rentstack_openstack import ServerSetModule
@@ -426,8 +426,7 @@ class ServersModule(ServerSetModule):
         """One Nova multi-create for consecutive names of the set, retried on transient faults; before each retry
         the set is listed for this request's servers, so a request whose answer was lost is not sent twice."""
         first = self.names.index(names[0]) + 1
-        base = multi_request_name(self.params["prefix"], first, first + len(names) - 1,
-                                  set_width(self.params["count"], self.params["name_width"]))
+        base = multi_request_name(self.params["prefix"], first, first + len(names) - 1, self.name_digits)
         attrs = self.create_attrs(base, res, **{MULTI_NAME_KEY: base, MULTI_FIRST_KEY: str(first)})
         attrs.update(min_count=len(names), max_count=len(names))
 

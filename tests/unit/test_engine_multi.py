@@ -27,6 +27,14 @@ def live_names(cloud: FakeCloud) -> list[tuple[str, str, str]]:
     return sorted((s["name"], s["OS-EXT-SRV-ATTR:hostname"], s["status"]) for s in cloud.live())
 
 
+def converge(cloud: FakeCloud, names: list[str], **params: Any) -> dict[str, Any]:
+    """A multi-create run that must succeed, leaving exactly the set: each name once, ACTIVE, hostname renamed."""
+    result = run_module(multi(cloud, names, **params))
+    assert not result.get("failed"), result.get("msg")
+    assert live_names(cloud) == [(n, n, "ACTIVE") for n in names]
+    return result
+
+
 # ---------------------------------------------------------------- pure logic
 def test_batches_are_runs_of_consecutive_set_positions() -> None:
     names = names_of(10)
@@ -63,10 +71,8 @@ def test_canonical_server_maps_nova_names_of_this_set_only() -> None:
 def test_a_new_set_is_created_by_multi_create_and_renamed() -> None:
     cloud = FakeCloud(build_ticks=2)
     names = names_of(10)
-    result = run_module(multi(cloud, names))
-    assert not result.get("failed"), result.get("msg")
+    result = converge(cloud, names)
     assert cloud.calls["create_multi"] == 1 and "create" not in cloud.calls
-    assert live_names(cloud) == [(n, n, "ACTIVE") for n in names]
     assert [r["name"] for r in result["servers"]] == names
     assert all(r["status"] == "ACTIVE" and r["attempts"] == 1 for r in result["servers"])
     assert result["summary"]["created"] == 10
@@ -76,9 +82,7 @@ def test_a_new_set_is_created_by_multi_create_and_renamed() -> None:
 def test_multi_creates_respect_concurrency() -> None:
     cloud = FakeCloud(build_ticks=2)
     names = names_of(10)
-    result = run_module(multi(cloud, names, concurrency=4))
-    assert not result.get("failed"), result.get("msg")
-    assert live_names(cloud) == [(n, n, "ACTIVE") for n in names]
+    result = converge(cloud, names, concurrency=4)
     # the first request is 4 long; the others fill the slots the finished builds free, never more than 4 at once
     sizes = [int(line.split("(")[1].split()[0]) for line in result["progress"] if "in one multi-create" in line]
     assert sizes[0] == 4 and max(sizes) <= 4 and sum(sizes) + cloud.calls.get("create", 0) == 10
@@ -88,10 +92,8 @@ def test_a_refused_multi_create_falls_back_to_single_creates() -> None:
     cloud = FakeCloud()
     cloud.quota_left = 3  # a concurrent run took the rest of the quota: Nova refuses the request of 5 with 403
     names = names_of(5)
-    result = run_module(multi(cloud, names))
-    assert not result.get("failed"), result.get("msg")
+    result = converge(cloud, names)
     assert cloud.calls["create_multi"] == 1 and cloud.calls["create"] == 5
-    assert live_names(cloud) == [(n, n, "ACTIVE") for n in names]
     assert any("refused (HttpException" in line and "one by one" in line for line in result["progress"])
     assert all(r["attempts"] == 1 for r in result["servers"])  # a refused request made nothing: no attempt spent
 
@@ -100,10 +102,8 @@ def test_a_lost_multi_create_answer_is_not_sent_again() -> None:
     cloud = FakeCloud()
     cloud.lose_create = {"vm-001-004"}
     names = names_of(4)
-    result = run_module(multi(cloud, names))
-    assert not result.get("failed"), result.get("msg")
+    result = converge(cloud, names)
     assert cloud.calls["create_multi"] == 1 and "create" not in cloud.calls
-    assert live_names(cloud) == [(n, n, "ACTIVE") for n in names]
     assert any("vm-001 .. vm-004 (multi-create): ConnectFailure" in f for f in result["api_faults"])
 
 
@@ -111,9 +111,7 @@ def test_a_multi_created_server_in_error_is_rebuilt_by_a_single_create() -> None
     cloud = FakeCloud()
     cloud.fail_build = {"vm-001-005-2"}
     names = names_of(5)
-    result = run_module(multi(cloud, names))
-    assert not result.get("failed"), result.get("msg")
-    assert live_names(cloud) == [(n, n, "ACTIVE") for n in names]
+    result = converge(cloud, names)
     assert cloud.calls["create"] == 1
     record = {r["name"]: r for r in result["servers"]}["vm-002"]
     assert record["attempts"] == 2
@@ -141,9 +139,7 @@ def test_a_rerun_renames_what_an_earlier_run_left_and_creates_nothing() -> None:
     meta = {"rentstack_set": TAG, "rentstack_multi_name": "vm-001-003", "rentstack_multi_first": "1"}
     for i in range(1, 4):
         cloud.add_server(f"vm-001-003-{i}", metadata=meta)
-    result = run_module(multi(cloud, names_of(3)))
-    assert not result.get("failed"), result.get("msg")
-    assert live_names(cloud) == [(n, n, "ACTIVE") for n in names_of(3)]
+    result = converge(cloud, names_of(3))
     assert "create" not in cloud.calls and "create_multi" not in cloud.calls
     assert result["summary"]["created"] == 0
 
@@ -151,9 +147,7 @@ def test_a_rerun_renames_what_an_earlier_run_left_and_creates_nothing() -> None:
 def test_a_rename_lost_to_nova_is_made_again() -> None:
     cloud = FakeCloud(build_ticks=1)
     cloud.lose_rename = {"vm-001-003-2"}
-    result = run_module(multi(cloud, names_of(3)))
-    assert not result.get("failed"), result.get("msg")
-    assert live_names(cloud) == [(n, n, "ACTIVE") for n in names_of(3)]
+    converge(cloud, names_of(3))
     assert cloud.calls["update"] == 4 and not cloud.lose_rename
 
 
