@@ -8,9 +8,10 @@ phase from the lines `make demo` prints: deps (apt and the venv from PyPI), then
 DEMO_PLAYBOOKS (lab.yml builds the image with debootstrap; site.yml deploys with a cold apt archive and boots
 a guest on each compute host) and the capacity report. What it cannot redo is the machine's own Debian
 packages (podman, runc, ...): they stay installed, so `deps` here is the venv and a no-op apt check.
-DESTRUCTIVE: it replaces the lab's cloud. The clone generates its own secrets
-(inventory/lab/group_vars/all/secrets.yml); they are copied back into this checkout afterwards, since the
-lab's cloud now uses them. Writes bench/results/demo_fresh.json.
+DESTRUCTIVE: it replaces the lab's cloud. The clone generates its own secrets (RENTSTACK_SECRETS_FILE points
+into the scratch directory, as on a machine that never had them); they then replace the lab's secrets file
+(~/.config/rentstack/rentstack/secrets.yml), since the lab's cloud now uses them. Writes
+bench/results/demo_fresh.json.
 """
 
 from __future__ import annotations
@@ -26,9 +27,8 @@ from typing import Any
 
 from _common import REPO, say, this_command, write_result
 
-from runner import run_playbook
+from runner import lab_secrets_file, run_playbook
 
-SECRETS = Path("inventory/lab/group_vars/all/secrets.yml")
 TIMEOUT = 3600
 PHASE = re.compile(r"^demo: (?:ansible-playbook (\S+)|(capacity report))")
 
@@ -49,7 +49,8 @@ def main() -> None:
     marks: list[tuple[str, float]] = [("deps", 0.0)]
     tail: list[str] = []
     # pip's download cache of this machine would make the venv faster than on a fresh one.
-    environment = {**os.environ, "PIP_NO_CACHE_DIR": "1"}
+    secrets = work / "secrets.yml"
+    environment = {**os.environ, "PIP_NO_CACHE_DIR": "1", "RENTSTACK_SECRETS_FILE": str(secrets)}
     with subprocess.Popen(["make", "demo"], cwd=clone, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           bufsize=1, env=environment) as proc:
         assert proc.stdout is not None
@@ -61,9 +62,10 @@ def main() -> None:
                 say(f"  {marks[-1][0]} at {marks[-1][1]:.0f}s")
         rc = proc.wait(timeout=TIMEOUT)
     total = time.monotonic() - started
-    if (clone / SECRETS).exists():
-        shutil.copy2(clone / SECRETS, REPO / SECRETS)
-        say(f"copied the clone's {SECRETS} into this checkout (the lab's cloud uses it now)")
+    if secrets.exists():
+        lab_secrets_file().parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        shutil.copy2(secrets, lab_secrets_file())
+        say(f"copied the clone's secrets to {lab_secrets_file()} (the lab's cloud uses them now)")
     if rc != 0:
         raise SystemExit("make demo failed:\n" + "\n".join(tail))
     phases: dict[str, Any] = {}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import os
 from typing import Any
 
 HOST_COLUMNS = [
@@ -88,10 +90,25 @@ def percent(used: Any, total: Any) -> float:
         return 0.0
 
 
+def report_html(report: dict[str, Any], stamp: str, template_path: str) -> str:
+    """The HTML report: `template_path` rendered by Jinja2 with autoescape on, so every value (VM, project and host
+    names come from tenants) is printed as text. Ansible's own templating does not honour `{% autoescape %}`
+    (ansible-core 2.19 printed a VM named <script>... as markup, 2026-12-07), hence a plain Jinja2 environment here."""
+    import jinja2  # Ansible's own dependency
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.dirname(template_path)), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True)
+    env.filters["percent"] = percent
+    # Plain Python values (Ansible's tagged strings are str subclasses; JSON drops the tags).
+    plain = json.loads(json.dumps(report, default=str))
+    return env.get_template(os.path.basename(template_path)).render(report=plain, report_stamp=str(stamp))
+
+
 class FilterModule:
     """rentstack report filters."""
 
     def filters(self) -> dict[str, Any]:
         return {"report_rows": report_rows, "to_csv": to_csv, "text_table": text_table, "percent": percent,
+                "report_html": report_html,
                 "report_columns": lambda kind: {"hosts": HOST_COLUMNS, "projects": PROJECT_COLUMNS,
                                                 "instances": INSTANCE_COLUMNS}[kind]}

@@ -123,8 +123,22 @@ def _envvars() -> dict[str, str]:
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
         # ansible-runner does not pass the caller's environment on: the time profile of bench/deploy.py.
-        **{key: os.environ[key] for key in ("RENTSTACK_PROFILE", "RENTSTACK_MITOGEN") if key in os.environ},
+        **{key: os.environ[key] for key in ("RENTSTACK_PROFILE", "RENTSTACK_MITOGEN", "RENTSTACK_SECRETS_FILE",
+                                            "XDG_CONFIG_HOME") if key in os.environ},
     }
+
+
+def lab_secrets_file() -> Path:
+    """The lab cloud's secrets file, where roles/secrets keeps it (its secrets_file default, cloud `rentstack`)."""
+    if os.environ.get("RENTSTACK_SECRETS_FILE"):
+        return Path(os.environ["RENTSTACK_SECRETS_FILE"])
+    config = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(config) / "rentstack" / "rentstack" / "secrets.yml"
+
+
+def lab_secrets() -> dict[str, str]:
+    """The lab's secrets by name (read by tests that log in as a user the deploy made)."""
+    return yaml.safe_load(lab_secrets_file().read_text())["rentstack_secrets"]
 
 
 def _runner_kwargs(private_data_dir: Path | None, timeout: int, **kwargs: Any) -> dict[str, Any]:

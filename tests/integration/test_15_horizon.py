@@ -10,9 +10,9 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from browser import chromium, horizon_login  # noqa: E402
-from runner import REPO, Result  # noqa: E402
+from runner import Result, lab_secrets_file  # noqa: E402
 
-SECRETS = REPO / "inventory" / "lab" / "group_vars" / "all" / "secrets.yml"
+SECRETS = lab_secrets_file()
 HORIZON = "http://10.89.10.11/horizon"
 
 

@@ -88,10 +88,25 @@ def test_request_count_does_not_grow_with_instances(populated: None, tmp_path: P
     assert after == before, f"{before} requests with fewer instances, {after} with 4 more"
 
 
+# A tenant chooses its VMs' names; the report must print this one as text (issue 24).
+HOSTILE_NAME = '<script>document.title="pwned"</script><b id="injected">bold</b>'
+
+
 def test_report_covers_table_5_9(populated: None, tmp_path: Path) -> None:
-    out = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(INVENTORY),
-                          "playbooks/report.yml"], cwd=REPO, env={**_envvars(), "HOME": str(Path.home())},
-                         capture_output=True, text=True)
+    import openstack
+
+    conn = openstack.connect(cloud="rentstack")
+    victim = next(s for s in conn.compute.servers(all_projects=True) if s.name.startswith("inv-a"))
+    original = victim.name  # update_server rewrites the object's attributes
+    conn.compute.update_server(victim.id, name=HOSTILE_NAME)
+    try:
+        # --flush-cache: the inventory's 300 s cache would still hold the old name.
+        out = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(INVENTORY),
+                              "--flush-cache", "playbooks/report.yml"], cwd=REPO, env={**_envvars(), "HOME": str(Path.home())},
+                             capture_output=True, text=True)
+    finally:
+        conn.compute.update_server(victim.id, name=original)  # the set's delete finds it by its name
+    assert conn.compute.get_server(victim.id).name == original
     assert out.returncode == 0, out.stdout[-3000:]
     report_dir = sorted((REPO / "reports").iterdir())[-1]
     hosts = list(csv.DictReader((report_dir / "hosts.csv").open()))
@@ -105,17 +120,21 @@ def test_report_covers_table_5_9(populated: None, tmp_path: Path) -> None:
         assert col in projects[0]
     html = (report_dir / "report.html").read_text()
     assert "<script" not in html and "http" not in html.split("<body>")[1][:200]
+    assert "&lt;script&gt;" in html, "the VM with HTML in its name is missing from the report"
     # The page as an operator sees it: opened from disk in headless Chromium (no network needed).
     driver = chromium()
     try:
         driver.get((report_dir / "report.html").as_uri())
         text = driver.find_element(By.TAG_NAME, "body").text
+        injected = driver.find_elements(By.ID, "injected")
+        title = driver.title
         shot = tmp_path / "report.png"
         driver.save_screenshot(str(shot))
     finally:
         driver.quit()
-    for name in ("cmp1", "cmp2", "A1", "B1"):
+    for name in ("cmp1", "cmp2", "A1", "B1", HOSTILE_NAME):
         assert name in text, f"{name} not shown on the rendered report"
+    assert injected == [] and title != "pwned", "a VM's name was rendered as HTML"
     assert shot.stat().st_size > 10_000
     # RENTSTACK_SCREENSHOT_DIR=docs/img keeps it (docs/img/report.png is made that way).
     if os.environ.get("RENTSTACK_SCREENSHOT_DIR"):

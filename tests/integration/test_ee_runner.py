@@ -32,7 +32,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from labcloud import inventory_data, leftovers  # noqa: E402
-from runner import INVENTORY, REPO, Result, _bounded, lab_settings, result_from_artifacts, run_playbook  # noqa: E402
+from runner import (  # noqa: E402
+    INVENTORY, REPO, Result, _bounded, lab_secrets_file, lab_settings, result_from_artifacts, run_playbook)
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("RENTSTACK_EE") != "1",
@@ -43,7 +44,7 @@ pytestmark = pytest.mark.skipif(
 
 BIN = Path(sys.executable).parent
 IMAGE = os.environ.get("RENTSTACK_EE_IMAGE", "localhost/rentstack-ee:latest")
-SECRETS = INVENTORY / "group_vars" / "all" / "secrets.yml"
+SECRETS = lab_secrets_file()
 HOST_CLOUDS = Path.home() / ".config" / "openstack" / "clouds.yaml"
 # AWX's OpenStack credential names its clouds.yaml entry devstack (awx/main/models/credential/injectors.py).
 CLOUD = "devstack"

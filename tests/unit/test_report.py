@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "filter"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins" / "module_utils"))
-from report import HOST_COLUMNS, PROJECT_COLUMNS, report_rows, text_table, to_csv  # noqa: E402
+from report import HOST_COLUMNS, PROJECT_COLUMNS, report_html, report_rows, text_table, to_csv  # noqa: E402
 from test_resources import NOW, raw_sample  # noqa: E402
 from rentstack_resources import build_inventory  # noqa: E402
 
@@ -43,3 +43,19 @@ def test_text_table_aligns_columns() -> None:
     lines = out.splitlines()
     assert len({len(line) for line in lines}) == 1
     assert lines[2].startswith("x     ") and lines[2].endswith("10")
+
+
+def test_html_prints_every_name_as_text() -> None:
+    """A tenant names its VMs: the HTML report escapes them (Jinja2 autoescape), it never runs them."""
+    r = rows()
+    hostile = '<script>alert(1)</script><img src=x onerror="x()">'
+    r["instances"][0]["name"] = hostile
+    r["projects"][0]["project"] = "<b>A&B</b>"
+    template = Path(__file__).resolve().parents[2] / "playbooks" / "templates" / "report.html.j2"
+    html = report_html(r, "20261208T000000Z", str(template))
+    assert hostile not in html and "<script" not in html and "<img" not in html and "<b>A" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=&#34;x()&#34;&gt;" in html
+    assert "&lt;b&gt;A&amp;B&lt;/b&gt;" in html
+    # The template's own markup is kept: tables, bars and the entities in its text.
+    assert html.count("<table>") == 4 and 'class="bar"' in html and "&times;" in html
+    assert html.startswith("<!DOCTYPE html>")

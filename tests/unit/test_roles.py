@@ -49,3 +49,27 @@ def test_role_main_only_imports_phase_files(role: Path) -> None:
             assert keys <= {"ansible.builtin.import_tasks", "ansible.builtin.include_tasks"}, (
                 f"{role.name}: tasks/main.yml should only import phase files, found {sorted(keys)}"
             )
+
+
+def _authtoken_sections() -> list[tuple[str, str, dict]]:
+    """Every [keystone_authtoken] section a role's vars define: (role, variable, section)."""
+    found = []
+    for role in ROLES:
+        vars_file = role / "vars" / "main.yml"
+        if not vars_file.exists():
+            continue
+        for name, value in (yaml.safe_load(vars_file.read_text()) or {}).items():
+            if isinstance(value, dict) and isinstance(value.get("keystone_authtoken"), dict):
+                found.append((role.name, name, value["keystone_authtoken"]))
+    return found
+
+
+def test_every_authtoken_section_encrypts_its_memcached_tokens() -> None:
+    """keystonemiddleware caches validated tokens in memcached: with ENCRYPT and a secret key, an address that can
+    reach memcached reads nothing useful (issue 24). Five services validate tokens."""
+    sections = _authtoken_sections()
+    assert {role for role, _, _ in sections} >= {"glance", "neutron", "nova", "nova_compute", "placement"}
+    bad = [f"{role}:{name}" for role, name, sec in sections
+           if sec.get("memcached_servers") and (sec.get("memcache_security_strategy") != "ENCRYPT"
+                                                or "rentstack_secrets.memcache_secret" not in str(sec.get("memcache_secret_key")))]
+    assert not bad, f"keystone_authtoken sections caching tokens in clear: {bad}"
