@@ -158,7 +158,10 @@ def test_an_encrypted_file_without_its_password_fails_before_any_change(tmp_path
 
 
 def test_compute_hosts_get_only_the_secrets_their_services_use(tmp_path: Path) -> None:
-    result = job(tmp_path, "job", {}, play=SCOPES_PLAY)
+    """With secrets_scopes set (off by default: add_compute.yml's cell mapping runs in the new host's context)."""
+    scopes = '{"secrets_scopes": {"compute": ["rabbitmq", "nova", "placement", "neutron", "metadata_secret", ' \
+             '"memcache_secret", "nova_migration_ssh_key"]}}'
+    result = job(tmp_path, "job", {}, "-e", scopes, play=SCOPES_PLAY)
     assert result.returncode == 0, result.stdout + result.stderr
     got = dict(line.split("SECRET-NAMES ", 1)[1].strip().strip('"').split(" ", 1)
                for line in result.stdout.splitlines() if "SECRET-NAMES " in line)
