@@ -170,3 +170,9 @@ def test_compute_hosts_get_only_the_secrets_their_services_use(tmp_path: Path) -
     assert set(got["cmp-x"].split(",")) == {"rabbitmq", "nova", "placement", "neutron", "metadata_secret",
                                             "memcache_secret", "nova_migration_ssh_key"}
     assert set(got["ctl-x"].split(",")) == full and set(got["localhost"].split(",")) == full
+    # Without scopes (the default) every host gets every secret.
+    plain = job(tmp_path, "job", {}, play=SCOPES_PLAY)
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    names = [line.split("SECRET-NAMES ", 1)[1].strip().strip('"').split(" ", 1)
+             for line in plain.stdout.splitlines() if "SECRET-NAMES " in line]
+    assert names and all(set(keys.split(",")) == full for _, keys in names), names
